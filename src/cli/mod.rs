@@ -1,0 +1,97 @@
+//! The `biaozhun` command line: argument definitions and dispatch.
+//!
+//! Exit codes follow ripgrep: 0 success, 1 when `check` found errors, 2 when the
+//! command itself failed (bad arguments, unreadable path, unknown standard).
+
+mod check;
+mod list;
+mod provisions;
+mod show;
+pub mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "biaozhun",
+    version,
+    about = "标准 — digital standards management and conformance auditing"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, validate and lint standards (GB/T 1.1—2020 drafting rules).
+    Check(check::Args),
+    /// Table of all standards: code, title, kind, status, dates, clause and provision counts.
+    List(list::Args),
+    /// The clause tree of a standard (or one clause) with each provision's type.
+    Show(show::Args),
+    /// Classify free text sentence by sentence (要求/推荐/允许/陈述).
+    Provisions(provisions::Args),
+}
+
+/// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, CliError>;
+
+pub fn run(cli: Cli) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::Check(a) => check::run(a, &mut out),
+        Command::List(a) => list::run(a, &mut out),
+        Command::Show(a) => show::run(a, &mut out),
+        Command::Provisions(a) => provisions::run(a, &mut out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Where the standards live, unless a command is told otherwise.
+pub fn default_dir() -> PathBuf {
+    std::env::var_os("BIAOZHUN_STANDARDS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("standards"))
+}
+
+fn load(dir: &std::path::Path) -> Result<crate::standard::Collection> {
+    if !dir.exists() {
+        return Err(CliError::Usage(format!(
+            "standards directory `{}` does not exist (pass --dir DIR or set BIAOZHUN_STANDARDS)",
+            dir.display()
+        )));
+    }
+    crate::standard::Collection::load(&[dir.to_path_buf()], &[]).map_err(|source| CliError::Io {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+fn write_err(e: std::io::Error) -> CliError {
+    CliError::Io {
+        path: "stdout".into(),
+        source: e,
+    }
+}

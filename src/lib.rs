@@ -1,0 +1,8 @@
+//! Biaozhun (标准): digital standards management and conformance auditing.
+//!
+//! See `ARCHITECTURE.md` for the code map. Data flows one way:
+//! files → [`standard`] model → (library, search) → checks → findings → reports.
+
+pub mod cli;
+pub mod diag;
+pub mod standard;

@@ -1,0 +1,3 @@
+//! Integration tests: one binary (see ARCHITECTURE.md), one module per concern.
+
+mod provisions;
