@@ -149,7 +149,8 @@ pub fn parse(yaml: &str, first_line: usize, file: &str) -> Result<FrontMatter, V
         .collect();
     if !diags.is_empty() {
         diags.sort_by_key(|d| (d.line, d.col));
-        diags.dedup_by(|a, b| a.line == b.line && a.message == b.message);
+        // One message per key: a bad date fails both `pattern` and `format`.
+        diags.dedup_by(|a, b| a.line == b.line && a.col == b.col);
         return Err(diags);
     }
     serde_json::from_value::<FrontMatter>(json).map_err(|e| {

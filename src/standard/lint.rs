@@ -501,7 +501,7 @@ impl Linter<'_> {
                 }
                 for f in p.forms.iter().filter(|f| f.discouraged) {
                     let better = if f.negative { "不应" } else { "应" };
-                    let pos = p.pos.advance(&p.text[..f.offset.min(p.text.len())]);
+                    let pos = p.pos.advance(p.text.get(..f.offset).unwrap_or_default());
                     self.out.push(
                         Diagnostic::warning("discouraged-form", self.file, pos, format!("`{}` is not a GB/T 1.1—2020 verbal form; write `{better}`", f.word))
                             .with_help("GB/T 1.1—2020 附录C: requirements use 应 / 不应 (equivalents 应该, 只准许 / 不应该, 不准许)"),

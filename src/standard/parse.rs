@@ -799,10 +799,12 @@ impl<'a> Builder<'a> {
                 Block::Paragraph { text, .. } => {
                     let mut last: Option<Classification> = None;
                     for r in split_sentences(text, false) {
-                        let sentence = &text[r.clone()];
-                        let c = self.classifier.classify(sentence);
+                        // Classify the text as stored (soft line breaks removed) so that
+                        // form offsets index the provision's text.
+                        let sentence = text[r.clone()].replace('\n', "");
+                        let c = self.classifier.classify(&sentence);
                         let pos = start.advance(&text[..r.start]);
-                        push_provision(clause, sentence, &c, false, pos);
+                        push_provision(clause, &sentence, &c, false, pos);
                         last = Some(c);
                     }
                     let lead = text.trim_end().ends_with(['：', ':']);
@@ -816,16 +818,16 @@ impl<'a> Builder<'a> {
                     };
                     let mut last: Option<Classification> = None;
                     for r in split_sentences(text, false) {
-                        let sentence = &text[r.clone()];
-                        let own = self.classifier.classify(sentence);
+                        let sentence = text[r.clone()].replace('\n', "");
+                        let own = self.classifier.classify(&sentence);
                         let pos = start.advance(&text[..r.start]);
                         match (&own.kind, &inherited_from) {
                             (ProvisionType::Statement, Some(lead))
                                 if lead.kind != ProvisionType::Statement =>
                             {
-                                push_provision(clause, sentence, lead, true, pos);
+                                push_provision(clause, &sentence, lead, true, pos);
                             }
-                            _ => push_provision(clause, sentence, &own, false, pos),
+                            _ => push_provision(clause, &sentence, &own, false, pos),
                         }
                         last = Some(own);
                     }
@@ -853,7 +855,7 @@ fn push_provision(
     let n = clause.provisions.len() + 1;
     clause.provisions.push(Provision {
         id: format!("{}/p{n}", clause.id),
-        text: sentence.replace('\n', ""),
+        text: sentence.to_string(),
         kind: c.kind,
         negative: c.negative,
         trigger: c.trigger.clone(),

@@ -278,6 +278,23 @@ pub const DOMAIN_WORDS: &[&str] = &[
     "应聘者",
     "不可或缺",
     "尽可能",
+    "可持续",
+    "可持续发展",
+    "可扩展性",
+    "可维护性",
+    "失能",
+    "半失能",
+    "失智",
+    "可及性",
+    "可达性",
+    "可得性",
+    "可读性",
+    "可操作性",
+    "可比性",
+    "可替代性",
+    "可复制性",
+    "可推广性",
+    "可用率",
 ];
 
 /// The classifier: a jieba instance extended with domain words. Loading the dictionary
@@ -381,6 +398,14 @@ impl Classifier {
                 {
                     return None;
                 }
+                // 能 split off a 性能 compound (绝缘性|能): jieba took 性 into the word before.
+                "能" if prev.is_some_and(|p| p.ends_with('性')) => return None,
+                // 可 as an adjective prefix: 可识别的自然人, 为可选内容 (identifiable, optional).
+                "可" if next_next_is_de(words, last)
+                    || prev.is_some_and(|p| matches!(p, "为" | "是" | "属于")) =>
+                {
+                    return None;
+                }
                 "允许" | "准许"
                     if prev.is_some_and(|p| CONSENT_BEFORE.contains(&p))
                         || next.is_some_and(|n| n == "的") =>
@@ -400,7 +425,7 @@ impl Classifier {
             let rest: Vec<&str> = words[last + 1..]
                 .iter()
                 .map(|w| w.0)
-                .take_while(|w| !is_clause_break(w))
+                .take_while(|w| !matches!(*w, "，" | "。" | "；" | "," | ";"))
                 .collect();
             return rest
                 .iter()
@@ -429,6 +454,11 @@ fn word_tokens(_words: &[(&str, usize)], _last: usize, word: &str) -> usize {
     } else {
         1
     }
+}
+
+/// `可 V 的`: the word after the next one is 的.
+fn next_next_is_de(words: &[(&str, usize)], idx: usize) -> bool {
+    words.get(idx + 2).is_some_and(|w| w.0 == "的")
 }
 
 fn lookup(word: &str) -> Option<(ProvisionType, bool, bool)> {

@@ -1,3 +1,7 @@
 //! Integration tests: one binary (see ARCHITECTURE.md), one module per concern.
 
+mod cli;
+mod fixtures;
 mod provisions;
+mod robustness;
+mod standards;

@@ -1,0 +1,201 @@
+//! The real `biaozhun` binary: output snapshots (insta) and exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn biaozhun(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_biaozhun"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("BIAOZHUN_STANDARDS")
+        .output()
+        .expect("run biaozhun")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
+}
+
+#[test]
+fn check_shipped_standards_is_clean() {
+    let o = biaozhun(&["check", "standards/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    insta::assert_snapshot!(stdout(&o), @"checked 14 files (14 standards): 0 errors, 0 warnings");
+}
+
+#[test]
+fn check_reports_rustc_style_diagnostics_and_fails() {
+    let o = biaozhun(&["check", "tests/fixtures/lint/dangling-xref.md"]);
+    assert_eq!(o.status.code(), Some(1));
+    insta::assert_snapshot!("check_dangling_xref", stdout(&o));
+}
+
+#[test]
+fn check_json_is_json_lines_with_summary() {
+    let o = biaozhun(&["check", "--json", "tests/fixtures/lint/discouraged-form.md"]);
+    assert_eq!(o.status.code(), Some(0), "warnings alone do not fail");
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["type"], "diagnostic");
+    assert_eq!(lines[0]["code"], "discouraged-form");
+    assert_eq!(lines[0]["severity"], "warning");
+    assert_eq!(lines[0]["line"], 51);
+    assert_eq!(lines[2]["type"], "summary");
+    assert_eq!(lines[2]["warnings"], 2);
+    insta::assert_snapshot!("check_json", stdout(&o));
+}
+
+#[test]
+fn deny_warnings_fails_on_warnings() {
+    let o = biaozhun(&["check", "-W", "tests/fixtures/lint/discouraged-form.md"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn check_of_a_missing_path_is_a_usage_error() {
+    let o = biaozhun(&["check", "no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`no/such/dir` does not exist"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn list_table() {
+    let o = biaozhun(&["list"]);
+    assert_eq!(o.status.code(), Some(0));
+    insta::assert_snapshot!("list", stdout(&o));
+}
+
+#[test]
+fn list_json_has_counts() {
+    let o = biaozhun(&["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), 14);
+    let p2 = arr
+        .iter()
+        .find(|s| s["code"] == "T/ZTAC 001.2—2023")
+        .expect("001.2");
+    assert!(p2["provisions"]["requirement"].as_u64().unwrap_or(0) >= 40);
+    assert_eq!(p2["slug"], "t-ztac-001.2-2023");
+}
+
+#[test]
+fn show_accepts_any_dash_and_slug() {
+    let a = stdout(&biaozhun(&["show", "T/ZTAC 001.2-2023"]));
+    let b = stdout(&biaozhun(&["show", "T/ZTAC 001.2—2023"]));
+    let c = stdout(&biaozhun(&["show", "t-ztac-001.2-2023"]));
+    assert!(
+        a.starts_with("T/ZTAC 001.2—2023  家政服务数字化平台建设规范 第2部分：业务流程"),
+        "{a}"
+    );
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+}
+
+#[test]
+fn show_one_clause_with_explain() {
+    let o = biaozhun(&[
+        "show",
+        "tests/fixtures/lint/good.md#4",
+        "--dir",
+        "tests/fixtures/lint",
+    ]);
+    // a path is not a code: usage error with a hint
+    assert_eq!(o.status.code(), Some(2));
+    let o = biaozhun(&[
+        "show",
+        "Q/BZ 001-2025#4",
+        "--explain",
+        "--dir",
+        "tests/fixtures/lint/duplicate-code",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("show_clause_explain", stdout(&o));
+}
+
+#[test]
+fn show_json_is_the_full_model() {
+    let o = biaozhun(&["show", "T/ZTAC 001.2—2023#5", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["id"], "T/ZTAC 001.2—2023#5");
+    assert!(v["children"].as_array().is_some_and(|c| !c.is_empty()));
+    let first = &v["children"][0]["provisions"][0];
+    assert!(
+        first["id"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("T/ZTAC 001.2—2023#5.1/p")
+    );
+}
+
+#[test]
+fn show_unknown_standard_or_clause_suggests() {
+    let o = biaozhun(&["show", "T/ZTAC 001"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean"), "{}", stderr(&o));
+    let o = biaozhun(&["show", "T/ZTAC 002-2023#99.9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("has no clause `99.9`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn provisions_text_and_json() {
+    let o = biaozhun(&[
+        "provisions",
+        "--text",
+        "红码人员不应派单。平台应用大数据技术。网点可提供助餐服务；家政员必须持证上岗。",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    insta::assert_snapshot!("provisions_text", stdout(&o));
+    let o = biaozhun(&["provisions", "--json", "--text", "应急预案宜每年演练1次。"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v[0]["type"], "recommendation");
+    assert_eq!(v[0]["trigger"], "宜");
+    assert_eq!(v[0]["negative"], false);
+}
+
+#[test]
+fn provisions_from_stdin_and_file() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_biaozhun"))
+        .args(["provisions", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("不宜在夜间派单\n系统能够识别红码".as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        text.contains("推荐·否定") && text.contains("陈述·能力"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("gbk.txt");
+    std::fs::write(&f, [0xBA, 0xEC, 0xC2, 0xEB]).expect("write");
+    let o = biaozhun(&["provisions", f.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not valid UTF-8"), "{}", stderr(&o));
+    assert!(Path::new(&f).exists());
+}
