@@ -11,7 +11,8 @@ use super::{CliError, Result, write_err};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Standard code (`T/ZTAC 001.2—2023`, `T/ZTAC 001.2-2023`, slug `t-ztac-001.2-2023`),
-    /// optionally with `#CLAUSE` (`#6.3`, `#A.1`, `#foreword`).
+    /// optionally with `#CLAUSE` (`#6.3`, `#A.1`, `#foreword`) or as a clause slug
+    /// (`t-ztac-001.2-2023_6.3`).
     pub target: String,
     /// Standards directory (default: standards/, or $BIAOZHUN_STANDARDS).
     #[arg(long, value_name = "DIR")]
@@ -27,10 +28,7 @@ pub struct Args {
 pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
     let dir = args.dir.unwrap_or_else(super::default_dir);
     let coll = super::load(&dir)?;
-    let (code, clause) = match args.target.split_once('#') {
-        Some((c, n)) => (c, Some(n)),
-        None => (args.target.as_str(), None),
-    };
+    let (code, clause) = crate::standard::split_target(&args.target);
     let Some(s) = coll.find(code) else {
         let suggestions: Vec<String> = coll
             .standards

@@ -71,19 +71,16 @@ impl Collection {
             files: files.len(),
             ..Default::default()
         };
-        for f in &files {
-            let display = f.to_string_lossy().to_string();
-            let parsed = parse::parse_file(f, &display);
-            coll.diagnostics.extend(parsed.diagnostics);
-            if let Some(s) = parsed.standard {
-                coll.diagnostics.extend(lint::lint(&s));
-                coll.standards.push(s);
-            }
-        }
-        let context_standards: Vec<Standard> = ctx_files
-            .iter()
-            .filter_map(|f| parse::parse_file(f, &f.to_string_lossy()).standard)
-            .collect();
+        let results = parallel_map(&files, |f| {
+            parse_and_lint(parse::parse_file(f, &f.to_string_lossy()))
+        });
+        coll.absorb(results);
+        let context_standards: Vec<Standard> = parallel_map(&ctx_files, |f| {
+            parse::parse_file(f, &f.to_string_lossy()).standard
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         coll.diagnostics
             .extend(cross_lint(&coll.standards, &context_standards));
         coll.diagnostics.sort_by(|a, b| {
@@ -98,14 +95,10 @@ impl Collection {
             files: sources.len(),
             ..Default::default()
         };
-        for (name, text) in sources {
-            let parsed = parse::parse_str(text, name);
-            coll.diagnostics.extend(parsed.diagnostics);
-            if let Some(s) = parsed.standard {
-                coll.diagnostics.extend(lint::lint(&s));
-                coll.standards.push(s);
-            }
-        }
+        let results = parallel_map(sources, |(name, text)| {
+            parse_and_lint(parse::parse_str(text, name))
+        });
+        coll.absorb(results);
         coll.diagnostics.extend(cross_lint(&coll.standards, &[]));
         coll
     }
@@ -136,9 +129,46 @@ impl Collection {
         self.standards.iter().find(|s| s.code.slug() == q)
     }
 
+    fn absorb(&mut self, results: Vec<(Option<Standard>, Vec<Diagnostic>)>) {
+        for (standard, diags) in results {
+            self.diagnostics.extend(diags);
+            self.standards.extend(standard);
+        }
+    }
+
     pub fn error_count(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
+}
+
+fn parse_and_lint(parsed: parse::Parsed) -> (Option<Standard>, Vec<Diagnostic>) {
+    let mut diags = parsed.diagnostics;
+    if let Some(s) = &parsed.standard {
+        diags.extend(lint::lint(s));
+    }
+    (parsed.standard, diags)
+}
+
+/// Maps `f` over `items` on all cores, keeping the order. Files are independent until
+/// the cross-document lint, so loading a large library scales with the core count.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -70,6 +70,8 @@ impl ClauseKind {
 pub struct Clause {
     /// `T/ZTAC 001.2—2023#6.3.2`
     pub id: String,
+    /// URL-safe form of the ID: `t-ztac-001.2-2023_6.3.2`
+    pub slug: String,
     /// `6.3.2`, `A.1`, `A` (annex), `foreword`
     pub number: String,
     pub kind: ClauseKind,
@@ -96,10 +98,6 @@ impl Clause {
             out.extend(c.walk());
         }
         out
-    }
-
-    pub fn slug(&self, code: &Code) -> String {
-        format!("{}_{}", code.slug(), self.number.to_lowercase())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -219,6 +217,13 @@ pub struct Provision {
     pub pos: Pos,
 }
 
+impl Provision {
+    /// URL-safe slug: `t-ztac-001.2-2023_6.3.2_p3`.
+    pub fn slug(&self) -> String {
+        slug_of_id(&self.id)
+    }
+}
+
 impl Standard {
     /// All clauses, depth-first in document order.
     pub fn all_clauses(&self) -> Vec<&Clause> {
@@ -269,4 +274,32 @@ impl Standard {
 /// Clause ID for `number` in the standard `code`.
 pub fn clause_id(code: &Code, number: &str) -> String {
     format!("{code}#{number}")
+}
+
+/// URL-safe slug of a clause: `t-ztac-001.2-2023_6.3.2`.
+pub fn clause_slug(code: &Code, number: &str) -> String {
+    format!("{}_{}", code.slug(), number.to_lowercase())
+}
+
+/// URL-safe slug of any ID: `T/ZTAC 001.2—2023#6.3.2/p3` → `t-ztac-001.2-2023_6.3.2_p3`.
+pub fn slug_of_id(id: &str) -> String {
+    let (code, rest) = id.split_once('#').unwrap_or((id, ""));
+    let code = Code::parse(code)
+        .map(|c| c.slug())
+        .unwrap_or_else(|_| code::slugify(code));
+    if rest.is_empty() {
+        return code;
+    }
+    format!("{code}_{}", rest.replace('/', "_").to_lowercase())
+}
+
+/// Splits a user's target into (standard, clause): `CODE#6.3`, or a slug `code_6.3`.
+pub fn split_target(target: &str) -> (&str, Option<&str>) {
+    if let Some((c, n)) = target.split_once('#') {
+        return (c, Some(n));
+    }
+    match target.split_once('_') {
+        Some((c, n)) if !c.contains(' ') && !n.is_empty() => (c, Some(n)),
+        _ => (target, None),
+    }
 }

@@ -18,7 +18,7 @@ use crate::diag::{Diagnostic, LineIndex, Pos};
 use super::code::Code;
 use super::front_matter;
 use super::provision::{Classification, Classifier, ProvisionType, split_sentences};
-use super::{Block, Clause, ClauseKind, Provision, Standard, Term, clause_id};
+use super::{Block, Clause, ClauseKind, Provision, Standard, Term, clause_id, clause_slug};
 
 /// Files above this size are refused before parsing (a standard is ~100 KB).
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -742,6 +742,7 @@ impl<'a> Builder<'a> {
         let term = None;
         let clause = Clause {
             id: clause_id(self.code, &number),
+            slug: clause_slug(self.code, &number),
             number,
             kind,
             title,

@@ -54,7 +54,8 @@ fn clause_and_provision_ids_are_unique_and_well_formed() {
         for c in s.all_clauses() {
             assert!(c.id.starts_with(&format!("{}#", s.code)), "{}", c.id);
             assert!(ids.insert(c.id.clone()), "duplicate clause id {}", c.id);
-            let slug = c.slug(&s.code);
+            let slug = &c.slug;
+            assert_eq!(slug, &biaozhun::standard::slug_of_id(&c.id));
             assert!(
                 slug.chars()
                     .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "-._".contains(ch)),
@@ -62,6 +63,7 @@ fn clause_and_provision_ids_are_unique_and_well_formed() {
             );
             for (i, p) in c.provisions.iter().enumerate() {
                 assert_eq!(p.id, format!("{}/p{}", c.id, i + 1));
+                assert_eq!(p.slug(), format!("{}_p{}", c.slug, i + 1));
             }
         }
     }
