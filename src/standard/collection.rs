@@ -71,10 +71,17 @@ impl Collection {
             files: files.len(),
             ..Default::default()
         };
+        let started = std::time::Instant::now();
         let results = parallel_map(&files, |f| {
             parse_and_lint(parse::parse_file(f, &f.to_string_lossy()))
         });
         coll.absorb(results);
+        tracing::debug!(
+            files = files.len(),
+            context = ctx_files.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "parsed and linted"
+        );
         let context_standards: Vec<Standard> = parallel_map(&ctx_files, |f| {
             parse::parse_file(f, &f.to_string_lossy()).standard
         })

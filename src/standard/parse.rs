@@ -122,8 +122,20 @@ fn split_front_matter(text: &str) -> Option<(&str, usize, usize)> {
     None
 }
 
+/// CRLF and lone CR become LF: Markdown and editors treat all three as line breaks, and
+/// positions are counted in LF-separated lines.
+pub fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n").into()
+    } else {
+        text.into()
+    }
+}
+
 pub fn parse_str(text: &str, file: &str) -> Parsed {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let normalized = normalize_newlines(text);
+    let text = normalized.as_ref();
     let mut diagnostics = Vec::new();
     let index = LineIndex::new(text);
     let mut meta_pos = Default::default();
