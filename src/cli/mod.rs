@@ -4,6 +4,7 @@
 //! command itself failed (bad arguments, unreadable path, unknown standard).
 
 mod check;
+pub mod library;
 mod list;
 mod provisions;
 mod show;
@@ -35,6 +36,14 @@ pub enum Command {
     Show(show::Args),
     /// Classify free text sentence by sentence (要求/推荐/允许/陈述).
     Provisions(provisions::Args),
+    /// The git-backed standards library: init, publish, log.
+    Library(library::LibraryArgs),
+    /// Revisions of a standard (`CODE`) or of one clause's text (`CODE#CLAUSE`).
+    History(library::HistoryArgs),
+    /// Clause-level diff of two revisions or two editions.
+    Diff(library::DiffArgs),
+    /// Draft the 前言 "主要技术变化" list of a revised edition.
+    Changes(library::ChangesArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -59,6 +68,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(a) => list::run(a, &mut out),
         Command::Show(a) => show::run(a, &mut out),
         Command::Provisions(a) => provisions::run(a, &mut out),
+        Command::Library(a) => library::run_library(a, &mut out),
+        Command::History(a) => library::run_history(a, &mut out),
+        Command::Diff(a) => library::run_diff(a, &mut out),
+        Command::Changes(a) => library::run_changes(a, &mut out),
     };
     match result {
         Ok(code) => code,

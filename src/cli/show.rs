@@ -23,12 +23,47 @@ pub struct Args {
     /// Show which word triggered each provision's type, and every verbal form found.
     #[arg(long)]
     pub explain: bool,
+    /// Read from the library at a revision (commit, tag such as T-ZTAC-001.2-2023).
+    #[arg(long, conflicts_with = "at")]
+    pub rev: Option<String>,
+    /// Read from the library as in force on a date (YYYY-MM-DD); an undated code
+    /// (`Q/BZ 010`) picks the edition in force then.
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<String>,
+    /// Library directory for --rev/--at (default: data/library, or $BIAOZHUN_LIBRARY).
+    #[arg(long, value_name = "DIR")]
+    pub library: Option<PathBuf>,
 }
 
 pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
+    let (code, clause) = crate::standard::split_target(&args.target);
+    if args.rev.is_some() || args.at.is_some() {
+        let root = args
+            .library
+            .clone()
+            .unwrap_or_else(super::library::default_library);
+        let lib_err = |e: crate::library::LibraryError| CliError::Usage(e.to_string());
+        let (lib, _) = crate::library::Library::open(&root).map_err(lib_err)?;
+        let (s, rev) = match (&args.rev, &args.at) {
+            (Some(r), _) => lib.read(code, r).map_err(lib_err)?,
+            (None, Some(d)) => match crate::standard::Code::parse(code) {
+                Ok(c) if c.year.is_none() => lib.in_force(code, d).map_err(lib_err)?,
+                _ => lib.read(code, d).map_err(lib_err)?,
+            },
+            _ => unreachable!("guarded above"),
+        };
+        if !args.json {
+            writeln!(
+                out,
+                "（库版本 {} · {} · {}）",
+                rev.short_id, rev.date, rev.author
+            )
+            .map_err(write_err)?;
+        }
+        return render(&s, clause, args.json, args.explain, out);
+    }
     let dir = args.dir.unwrap_or_else(super::default_dir);
     let coll = super::load(&dir)?;
-    let (code, clause) = crate::standard::split_target(&args.target);
     let Some(s) = coll.find(code) else {
         let suggestions: Vec<String> = coll
             .standards
@@ -51,6 +86,17 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
             dir.display()
         )));
     };
+    render(s, clause, args.json, args.explain, out)
+}
+
+fn render(
+    s: &Standard,
+    clause: Option<&str>,
+    json: bool,
+    explain: bool,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let args_json = json;
     match clause {
         Some(n) => {
             let Some(c) = s.clause(n) else {
@@ -59,7 +105,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
                     s.code
                 )));
             };
-            if args.json {
+            if args_json {
                 writeln!(
                     out,
                     "{}",
@@ -67,11 +113,11 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
                 )
                 .map_err(write_err)?;
             } else {
-                write_clause(out, c, 0, args.explain).map_err(write_err)?;
+                write_clause(out, c, 0, explain).map_err(write_err)?;
             }
         }
         None => {
-            if args.json {
+            if args_json {
                 writeln!(
                     out,
                     "{}",
@@ -79,7 +125,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
                 )
                 .map_err(write_err)?;
             } else {
-                write_standard(out, s, args.explain).map_err(write_err)?;
+                write_standard(out, s, explain).map_err(write_err)?;
             }
         }
     }

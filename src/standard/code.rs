@@ -116,10 +116,10 @@ impl Code {
             Some(y) => Some(y.as_str().parse::<u16>().map_err(|_| err("bad year"))?),
             None => None,
         };
-        if let Some(y) = year {
-            if !(1950..=2100).contains(&y) {
-                return Err(err("the year must be between 1950 and 2100"));
-            }
+        if let Some(y) = year
+            && !(1950..=2100).contains(&y)
+        {
+            return Err(err("the year must be between 1950 and 2100"));
         }
         Ok(Code {
             prefix: caps["prefix"].to_string(),

@@ -242,13 +242,20 @@ pub fn cross_lint(standards: &[Standard], context: &[Standard]) -> Vec<Diagnosti
             );
         }
         for (i, r) in m.normative_references.iter().enumerate() {
-            if let Ok(c) = Code::parse(r) {
-                if !holds(&c) {
-                    out.push(
-                        Diagnostic::warning("unknown-reference", &s.path, s.meta_pos(&format!("normative_references.{i}")), format!("normative reference {c} is not in the library"))
-                            .with_help("add a metadata-only entry (reference_only: true) under standards/refs/"),
-                    );
-                }
+            if let Ok(c) = Code::parse(r)
+                && !holds(&c)
+            {
+                out.push(
+                    Diagnostic::warning(
+                        "unknown-reference",
+                        &s.path,
+                        s.meta_pos(&format!("normative_references.{i}")),
+                        format!("normative reference {c} is not in the library"),
+                    )
+                    .with_help(
+                        "add a metadata-only entry (reference_only: true) under standards/refs/",
+                    ),
+                );
             }
         }
     }

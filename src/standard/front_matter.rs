@@ -254,13 +254,13 @@ pub fn positions(yaml: &str, first_line: usize) -> std::collections::BTreeMap<St
     let mut current: Option<(String, usize)> = None;
     for (i, line) in yaml.lines().enumerate() {
         let line_no = first_line + i;
-        if !line.starts_with([' ', '\t', '-', '#']) {
-            if let Some((key, _)) = line.split_once(':') {
-                let key = key.trim().to_string();
-                out.insert(key.clone(), Pos::new(line_no, 1));
-                current = Some((key, 0));
-                continue;
-            }
+        if !line.starts_with([' ', '\t', '-', '#'])
+            && let Some((key, _)) = line.split_once(':')
+        {
+            let key = key.trim().to_string();
+            out.insert(key.clone(), Pos::new(line_no, 1));
+            current = Some((key, 0));
+            continue;
         }
         if let Some((key, n)) = current.as_mut() {
             let t = line.trim_start();

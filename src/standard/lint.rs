@@ -203,36 +203,36 @@ impl Linter<'_> {
     fn front_matter(&mut self) {
         let s = self.s;
         let m = &s.meta;
-        if let (Some(p), Some(e)) = (&m.published, &m.effective) {
-            if e < p {
-                self.out.push(
-                    Diagnostic::warning(
-                        "effective-before-published",
-                        self.file,
-                        s.meta_pos("effective"),
-                        format!("effective date {e} is before the publication date {p}"),
-                    )
-                    .with_help("a standard takes effect on or after the day it is published"),
-                );
-            }
+        if let (Some(p), Some(e)) = (&m.published, &m.effective)
+            && e < p
+        {
+            self.out.push(
+                Diagnostic::warning(
+                    "effective-before-published",
+                    self.file,
+                    s.meta_pos("effective"),
+                    format!("effective date {e} is before the publication date {p}"),
+                )
+                .with_help("a standard takes effect on or after the day it is published"),
+            );
         }
-        if let Some(k) = s.code.implied_kind() {
-            if k != m.kind {
-                self.out.push(
-                    Diagnostic::warning(
-                        "kind-mismatch",
-                        self.file,
-                        s.meta_pos("kind"),
-                        format!(
-                            "kind is `{}` but the code {} is a {} standard",
-                            m.kind.as_str(),
-                            s.code,
-                            k.as_str()
-                        ),
-                    )
-                    .with_help(format!("set `kind: {}`", k.as_str())),
-                );
-            }
+        if let Some(k) = s.code.implied_kind()
+            && k != m.kind
+        {
+            self.out.push(
+                Diagnostic::warning(
+                    "kind-mismatch",
+                    self.file,
+                    s.meta_pos("kind"),
+                    format!(
+                        "kind is `{}` but the code {} is a {} standard",
+                        m.kind.as_str(),
+                        s.code,
+                        k.as_str()
+                    ),
+                )
+                .with_help(format!("set `kind: {}`", k.as_str())),
+            );
         }
         let implied = s.code.implies_mandatory();
         if m.mandatory != implied && s.code.implied_kind().is_some() {
@@ -256,15 +256,15 @@ impl Linter<'_> {
                 .with_help("mandatory standards are GB / DBxx without /T"),
             );
         }
-        if let Some(c) = &m.category {
-            if let Some(why) = category::check(c) {
-                self.out.push(Diagnostic::warning(
-                    "category-unknown",
-                    self.file,
-                    s.meta_pos("category"),
-                    why,
-                ));
-            }
+        if let Some(c) = &m.category
+            && let Some(why) = category::check(c)
+        {
+            self.out.push(Diagnostic::warning(
+                "category-unknown",
+                self.file,
+                s.meta_pos("category"),
+                why,
+            ));
         }
     }
 
@@ -463,15 +463,15 @@ impl Linter<'_> {
                     .with_help("write its text, or remove the heading"),
                 );
             }
-            if let Some(t) = &c.term {
-                if t.definition.is_empty() {
-                    self.out.push(Diagnostic::warning(
-                        "term-definition",
-                        self.file,
-                        c.pos,
-                        format!("term {} ({}) has no definition", c.number, t.term),
-                    ));
-                }
+            if let Some(t) = &c.term
+                && t.definition.is_empty()
+            {
+                self.out.push(Diagnostic::warning(
+                    "term-definition",
+                    self.file,
+                    c.pos,
+                    format!("term {} ({}) has no definition", c.number, t.term),
+                ));
             }
         }
     }

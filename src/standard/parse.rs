@@ -16,7 +16,7 @@ use regex::Regex;
 use crate::diag::{Diagnostic, LineIndex, Pos};
 
 use super::code::Code;
-use super::front_matter;
+use super::front_matter::{self, FrontMatter};
 use super::provision::{Classification, Classifier, ProvisionType, split_sentences};
 use super::{Block, Clause, ClauseKind, Provision, Standard, Term, clause_id, clause_slug};
 
@@ -105,7 +105,7 @@ pub fn decode(bytes: &[u8], display: &str) -> Result<String, Diagnostic> {
 }
 
 /// Splits `---` front matter from the body. Returns (yaml, yaml first line, body offset).
-fn split_front_matter(text: &str) -> Option<(&str, usize, usize)> {
+pub fn split_front_matter(text: &str) -> Option<(&str, usize, usize)> {
     let first_end = text.find('\n')?;
     if text[..first_end].trim_end() != "---" {
         return None;
@@ -133,6 +133,30 @@ pub fn normalize_newlines(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 pub fn parse_str(text: &str, file: &str) -> Parsed {
+    parse_with(text, file, true)
+}
+
+/// Parses the clause tree and blocks without typing provisions: several times faster,
+/// for callers that only compare text (clause history over hundreds of revisions).
+pub fn parse_structure(text: &str, file: &str) -> Parsed {
+    parse_with(text, file, false)
+}
+
+/// Just the front matter (no body): for status and code look-ups across many revisions.
+pub fn parse_front_matter(text: &str, file: &str) -> Result<FrontMatter, Vec<Diagnostic>> {
+    let text = normalize_newlines(text.strip_prefix('\u{FEFF}').unwrap_or(text));
+    match split_front_matter(&text) {
+        Some((yaml, first_line, _)) => front_matter::parse(yaml, first_line, file),
+        None => Err(vec![Diagnostic::error(
+            "front-matter-missing",
+            file,
+            Pos::START,
+            "file has no YAML front matter",
+        )]),
+    }
+}
+
+fn parse_with(text: &str, file: &str, classify: bool) -> Parsed {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let normalized = normalize_newlines(text);
     let text = normalized.as_ref();
@@ -188,6 +212,7 @@ pub fn parse_str(text: &str, file: &str) -> Parsed {
     };
     let code_for_ids = code.clone().unwrap_or(placeholder);
     let mut builder = Builder::new(file, &code_for_ids, text, &index);
+    builder.classify = classify;
     builder.run(body_offset);
     diagnostics.append(&mut builder.diags);
     let clauses = builder.finish();
@@ -339,6 +364,8 @@ struct Builder<'a> {
     text: &'a str,
     index: &'a LineIndex<'a>,
     classifier: &'static Classifier,
+    /// Extract and type provisions (off for structure-only parses, e.g. clause history).
+    classify: bool,
     /// Open clauses, outermost first.
     stack: Vec<Clause>,
     roots: Vec<Clause>,
@@ -359,6 +386,7 @@ impl<'a> Builder<'a> {
             text,
             index,
             classifier: Classifier::global(),
+            classify: true,
             stack: Vec::new(),
             roots: Vec::new(),
             preamble_reported: false,
@@ -546,15 +574,15 @@ impl<'a> Builder<'a> {
         }
         match kind {
             PendingKind::Paragraph | PendingKind::Continue => {
-                if let Some(c) = TABLE_CAPTION.captures(&text) {
-                    if !text.contains('\n') {
-                        self.caption = Some((
-                            c["n"].to_string(),
-                            c.name("t").map(|m| m.as_str().trim().to_string()),
-                            pos,
-                        ));
-                        return;
-                    }
+                if let Some(c) = TABLE_CAPTION.captures(&text)
+                    && !text.contains('\n')
+                {
+                    self.caption = Some((
+                        c["n"].to_string(),
+                        c.name("t").map(|m| m.as_str().trim().to_string()),
+                        pos,
+                    ));
+                    return;
                 }
                 if let Some(c) = FIGURE_CAPTION.captures(&text) {
                     let block = Block::Figure {
@@ -807,7 +835,7 @@ impl<'a> Builder<'a> {
         let is_term = clause.kind == ClauseKind::Clause
             && clause.number.starts_with("3.")
             && clause.depth == 2;
-        if let (Some(start), false) = (text_pos, is_term) {
+        if let (Some(start), false, true) = (text_pos, is_term, self.classify) {
             match &block {
                 Block::Paragraph { text, .. } => {
                     let mut last: Option<Classification> = None;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod fixtures;
+mod library;
 mod provisions;
 mod robustness;
 mod standards;
