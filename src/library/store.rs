@@ -268,10 +268,13 @@ impl Library {
                 reason: "it is a bare repository; the library needs a work tree".into(),
             });
         }
-        repo.head().map_err(|e| LibraryError::NotALibrary {
+        let head = repo.head().map_err(|e| LibraryError::NotALibrary {
             path: root.display().to_string(),
             reason: format!("it has no commits ({})", e.message()),
         })?;
+        // The HEAD commit and its tree must be readable: refs pointing at missing objects
+        // mean a damaged repository, reported now rather than on first use.
+        head.peel_to_commit().and_then(|c| c.tree())?;
         let lib = Library {
             root: root.to_path_buf(),
             publish_lock: Mutex::new(()),

@@ -680,3 +680,26 @@ mod cli {
         assert!(String::from_utf8_lossy(&o.stderr).contains("is not a standards library"));
     }
 }
+
+#[test]
+fn a_corrupt_repository_gives_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lib = editions_library(dir.path());
+    let root_path = lib.root().to_path_buf();
+    drop(lib);
+    // Lose every object: refs point at nothing.
+    std::fs::remove_dir_all(root_path.join(".git/objects")).expect("rm");
+    std::fs::create_dir_all(root_path.join(".git/objects")).expect("mkdir");
+    let err = Library::open(&root_path)
+        .err()
+        .expect("corrupt repo must not open");
+    let msg = err.to_string();
+    assert!(msg.contains("damaged"), "{msg}");
+    // Garbage in HEAD.
+    std::fs::write(root_path.join(".git/HEAD"), "garbage\n").expect("write");
+    let msg = Library::open(&root_path).err().expect("error").to_string();
+    assert!(
+        msg.contains("is not a standards library") || msg.contains("damaged"),
+        "{msg}"
+    );
+}
