@@ -138,6 +138,7 @@ pub fn run_library(args: LibraryArgs, out: &mut dyn Write) -> Result<ExitCode> {
                 })
                 .map_err(lib_err)?;
             writeln!(out, "published {} as {}", rev.summary, rev.short_id).map_err(write_err)?;
+            super::search::refresh_after_publish(lib.root());
         }
         LibraryCommand::Log { library, json } => {
             let lib = open(&library)?;

@@ -7,6 +7,7 @@ mod check;
 pub mod library;
 mod list;
 mod provisions;
+mod search;
 mod show;
 pub mod table;
 
@@ -44,6 +45,10 @@ pub enum Command {
     Diff(library::DiffArgs),
     /// Draft the 前言 "主要技术变化" list of a revised edition.
     Changes(library::ChangesArgs),
+    /// Full-text search over clauses (Chinese-aware).
+    Search(search::SearchArgs),
+    /// Manage the search index.
+    Index(search::IndexArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -72,6 +77,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::History(a) => library::run_history(a, &mut out),
         Command::Diff(a) => library::run_diff(a, &mut out),
         Command::Changes(a) => library::run_changes(a, &mut out),
+        Command::Search(a) => search::run_search(a, &mut out),
+        Command::Index(a) => search::run_index(a, &mut out),
     };
     match result {
         Ok(code) => code,

@@ -36,6 +36,9 @@ pub struct Standard {
     /// File positions of front-matter keys and list items (`normative_references.2`).
     #[serde(skip)]
     pub meta_pos: std::collections::BTreeMap<String, Pos>,
+    /// Hash of the source text: tells derived data (the search index) what changed.
+    #[serde(skip)]
+    pub source_hash: u64,
 }
 
 impl Standard {

@@ -224,6 +224,12 @@ fn parse_with(text: &str, file: &str, classify: bool) -> Parsed {
             meta,
             clauses,
             meta_pos,
+            source_hash: {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                text.hash(&mut h);
+                h.finish()
+            },
         }),
         _ => None,
     };

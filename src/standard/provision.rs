@@ -330,6 +330,11 @@ impl Classifier {
         &GLOBAL
     }
 
+    /// The segmenter (shared with search, so both see the same words).
+    pub fn jieba(&self) -> &Jieba {
+        &self.jieba
+    }
+
     /// The jieba segmentation the classifier works on (for `--explain`).
     pub fn words<'a>(&self, sentence: &'a str) -> Vec<&'a str> {
         self.jieba

@@ -199,3 +199,46 @@ fn provisions_from_stdin_and_file() {
     assert!(stderr(&o).contains("not valid UTF-8"), "{}", stderr(&o));
     assert!(Path::new(&f).exists());
 }
+
+#[test]
+fn search_and_index_rebuild() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ix = dir.path().join("ix");
+    let ix = ix.to_str().expect("path");
+    let o = biaozhun(&["index", "rebuild", "--dir", "standards", "--index", ix]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("indexed 14 standards"),
+        "{}",
+        stdout(&o)
+    );
+    let o = biaozhun(&["search", "红码 派单", "--dir", "standards", "--index", ix]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("T/ZTAC 001.2—2023#10.2") && out.contains("【红码】"),
+        "{out}"
+    );
+    let o = biaozhun(&[
+        "search",
+        "安心码 type:要求",
+        "--json",
+        "--limit",
+        "3",
+        "--dir",
+        "standards",
+        "--index",
+        ix,
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(v["hits"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["hits"][0]["doc_type"], "provision");
+    let o = biaozhun(&["search", "color:red", "--dir", "standards", "--index", ix]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("valid filters are"), "{}", stderr(&o));
+    // A missing index is built on first search.
+    std::fs::remove_dir_all(dir.path().join("ix")).expect("rm");
+    let o = biaozhun(&["search", "应急预案", "--dir", "standards", "--index", ix]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("应急预案"));
+}

@@ -5,4 +5,5 @@ mod fixtures;
 mod library;
 mod provisions;
 mod robustness;
+mod search;
 mod standards;
