@@ -144,12 +144,7 @@ pub fn run_library(args: LibraryArgs, out: &mut dyn Write) -> Result<ExitCode> {
             let lib = open(&library)?;
             let log = lib.log().map_err(lib_err)?;
             if json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&log).unwrap_or_default()
-                )
-                .map_err(write_err)?;
+                super::print_json(out, &log)?;
             } else {
                 for r in log {
                     writeln!(
@@ -182,12 +177,7 @@ pub fn run_history(args: HistoryArgs, out: &mut dyn Write) -> Result<ExitCode> {
         None => {
             let h = lib.history(code).map_err(lib_err)?;
             if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&h).unwrap_or_default()
-                )
-                .map_err(write_err)?;
+                super::print_json(out, &h)?;
                 return Ok(ExitCode::SUCCESS);
             }
             for e in &h {
@@ -215,12 +205,7 @@ pub fn run_history(args: HistoryArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Some(n) => {
             let h = lib.clause_history(code, n).map_err(lib_err)?;
             if args.json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&h).unwrap_or_default()
-                )
-                .map_err(write_err)?;
+                super::print_json(out, &h)?;
                 return Ok(ExitCode::SUCCESS);
             }
             if let Some(r) = &h.last_changed {
@@ -568,12 +553,7 @@ pub fn run_changes(args: ChangesArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let d = diff::diff(old, new, &old.code.to_string(), &new.code.to_string());
     let summary = changes::summarize(old, &d);
     if args.json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
-        )
-        .map_err(write_err)?;
+        super::print_json(out, &summary)?;
     } else {
         writeln!(out, "{}", summary.text).map_err(write_err)?;
         if !summary.editorial.is_empty() {

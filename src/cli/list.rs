@@ -50,12 +50,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
                 })
             })
             .collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        )
-        .map_err(write_err)?;
+        super::print_json(out, &rows)?;
     } else {
         let header = [
             "代号", "名称", "类别", "状态", "发布", "实施", "条款", "要求", "推荐", "允许", "能力",

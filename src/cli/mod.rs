@@ -109,6 +109,13 @@ fn load(dir: &std::path::Path) -> Result<crate::standard::Collection> {
     })
 }
 
+/// Pretty JSON of any serialisable value, one document per command (`--json`).
+fn print_json(out: &mut dyn std::io::Write, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))?;
+    writeln!(out, "{text}").map_err(write_err)
+}
+
 fn write_err(e: std::io::Error) -> CliError {
     CliError::Io {
         path: "stdout".into(),

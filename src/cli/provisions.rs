@@ -71,12 +71,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> Result<ExitCode> {
                 })
             })
             .collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        )
-        .map_err(write_err)?;
+        super::print_json(out, &rows)?;
     } else {
         for (i, s) in sentences.iter().enumerate() {
             let c = classifier.classify(s);

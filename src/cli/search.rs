@@ -143,12 +143,7 @@ pub fn run_search(args: SearchArgs, out: &mut dyn Write) -> Result<ExitCode> {
         .search(&args.query, args.limit.clamp(1, 1000))
         .map_err(search_err)?;
     if args.json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&results).unwrap_or_default()
-        )
-        .map_err(write_err)?;
+        super::print_json(out, &results)?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(

@@ -106,24 +106,14 @@ fn render(
                 )));
             };
             if args_json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(c).unwrap_or_default()
-                )
-                .map_err(write_err)?;
+                super::print_json(out, &c)?;
             } else {
                 write_clause(out, c, 0, explain).map_err(write_err)?;
             }
         }
         None => {
             if args_json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(s).unwrap_or_default()
-                )
-                .map_err(write_err)?;
+                super::print_json(out, &s)?;
             } else {
                 write_standard(out, s, explain).map_err(write_err)?;
             }
