@@ -707,7 +707,9 @@ fn term_queries(
                 match common(field, t) {
                     // Absent from this field: no cost, no signal.
                     None => continue,
-                    Some(true) if expansion || weight < 1.0 => continue,
+                    // A very common single character (与, 的, 和) is a stop word even
+                    // when typed; a common fragment or expansion never helps ranking.
+                    Some(true) if expansion || weight < 1.0 || t.chars().count() == 1 => continue,
                     _ => {}
                 }
                 let q = TermQuery::new(
