@@ -699,11 +699,13 @@ impl Library {
     /// Path of a standard's file at HEAD: by its parsed code, or, when the file does not
     /// parse at HEAD (a foreign edit), by the `code:` line of its front matter.
     fn path_of(&self, repo: &Repository, code: &str) -> Result<String> {
-        let (head, _) = self.collection_at("HEAD")?;
-        if let Some(s) = head.find(code) {
-            return Ok(s.path.clone());
-        }
-        if let Ok(wanted) = Code::parse(code) {
+        // A dated code is found by reading `code:` lines only (cheap, and it works when
+        // the file does not parse); an undated family needs the parsed library to pick
+        // the current edition.
+        if let Ok(wanted) = Code::parse(code)
+            .map_err(|_| ())
+            .and_then(|c| if c.year.is_some() { Ok(c) } else { Err(()) })
+        {
             let tree = repo.head()?.peel_to_tree()?;
             for (path, oid) in md_blobs(repo, &tree)? {
                 let blob = repo.find_blob(oid)?;
@@ -713,7 +715,11 @@ impl Library {
                 }
             }
         }
-        Err(unknown_standard(code, &head))
+        let (head, _) = self.collection_at("HEAD")?;
+        match head.find(code) {
+            Some(s) => Ok(s.path.clone()),
+            None => Err(unknown_standard(code, &head)),
+        }
     }
 }
 
