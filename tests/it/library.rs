@@ -50,6 +50,19 @@ fn editions_library(dir: &Path) -> Library {
     .expect("init")
 }
 
+/// The 2023 library with the 2025 edition published on 2025-02-10 by 王喆.
+fn library_with_2025(dir: &Path) -> Library {
+    let lib = editions_library(dir);
+    lib.publish(&req(
+        fixture("editions/2025/q-bz-010-2025.md"),
+        "王喆",
+        "修订",
+        "2025-02-10",
+    ))
+    .expect("publish");
+    lib
+}
+
 fn git_status_clean(dir: &Path) -> bool {
     let repo = git2::Repository::open(dir).expect("repo");
     let statuses = repo.statuses(None).expect("status");
@@ -165,14 +178,7 @@ fn invalid_publication_is_refused_and_leaves_no_trace() {
 #[test]
 fn history_of_a_standard_shows_status_changes() {
     let dir = tempfile::tempdir().expect("tmp");
-    let lib = editions_library(dir.path());
-    lib.publish(&req(
-        fixture("editions/2025/q-bz-010-2025.md"),
-        "王喆",
-        "修订",
-        "2025-02-10",
-    ))
-    .expect("publish");
+    let lib = library_with_2025(dir.path());
     let h = lib.history("Q/BZ 010—2023").expect("history");
     assert_eq!(h.len(), 2);
     assert_eq!(h[0].change, "modified");
@@ -246,14 +252,7 @@ fn clause_history_lists_only_revisions_that_changed_the_clause() {
 #[test]
 fn edition_in_force_on_a_date() {
     let dir = tempfile::tempdir().expect("tmp");
-    let lib = editions_library(dir.path());
-    lib.publish(&req(
-        fixture("editions/2025/q-bz-010-2025.md"),
-        "王喆",
-        "修订",
-        "2025-02-10",
-    ))
-    .expect("publish");
+    let lib = library_with_2025(dir.path());
     let (s, _) = lib.in_force("Q/BZ 010", "2024-05-01").expect("2024");
     assert_eq!(s.code.to_string(), "Q/BZ 010—2023");
     // Published 2025-02-10, effective 2025-03-01: on 2025-02-20 the 2023 edition still applies.
@@ -267,14 +266,7 @@ fn edition_in_force_on_a_date() {
 #[test]
 fn diff_across_renumbering_reports_moves_not_delete_add() {
     let dir = tempfile::tempdir().expect("tmp");
-    let lib = editions_library(dir.path());
-    lib.publish(&req(
-        fixture("editions/2025/q-bz-010-2025.md"),
-        "王喆",
-        "修订",
-        "2025-02-10",
-    ))
-    .expect("publish");
+    let lib = library_with_2025(dir.path());
     let (old, _) = lib.read("Q/BZ 010-2023", "Q-BZ-010-2023").expect("old");
     let (new, _) = lib.read("Q/BZ 010-2025", "HEAD").expect("new");
     let d = diff::diff(&old, &new, "2023", "2025");
@@ -326,14 +318,7 @@ fn diff_across_renumbering_reports_moves_not_delete_add() {
 #[test]
 fn changes_drafts_the_foreword_list() {
     let dir = tempfile::tempdir().expect("tmp");
-    let lib = editions_library(dir.path());
-    lib.publish(&req(
-        fixture("editions/2025/q-bz-010-2025.md"),
-        "王喆",
-        "修订",
-        "2025-02-10",
-    ))
-    .expect("publish");
+    let lib = library_with_2025(dir.path());
     let (old, _) = lib.read("Q/BZ 010-2023", "Q-BZ-010-2023").expect("old");
     let (new, _) = lib.read("Q/BZ 010-2025", "HEAD").expect("new");
     let d = diff::diff(&old, &new, "2023", "2025");
