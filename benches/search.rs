@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use biaozhun::search::SearchIndex;
 use biaozhun::search::baseline::Fts5Baseline;
-use biaozhun::standard::{Collection, ProvisionType};
+use biaozhun::standard::Collection;
 
 /// A tiny deterministic PRNG (xorshift), so runs are comparable.
 struct Rng(u64);
@@ -226,6 +226,5 @@ fn main() {
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
     );
-    let _ = ProvisionType::Requirement;
     let _ = std::fs::remove_dir_all(&work);
 }

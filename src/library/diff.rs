@@ -12,7 +12,7 @@ use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
 use crate::standard::lint::{XRef, xrefs};
-use crate::standard::{Block, Clause, ClauseKind, Provision, ProvisionType, Standard};
+use crate::standard::{ClauseKind, Provision, ProvisionType, Standard};
 
 /// Similarity above which two clauses at different numbers are the same clause moved.
 const MOVE_THRESHOLD: f64 = 0.55;
@@ -192,7 +192,7 @@ fn units(s: &Standard) -> Vec<Unit<'_>> {
         .filter(|c| c.kind != ClauseKind::Contents)
         .enumerate()
         .map(|(order, c)| {
-            let text = own_text(c);
+            let text = c.own_text();
             Unit {
                 number: &c.number,
                 preliminary: matches!(
@@ -210,34 +210,6 @@ fn units(s: &Standard) -> Vec<Unit<'_>> {
             }
         })
         .collect()
-}
-
-/// The clause's own text (not its subclauses'), one block per line.
-pub fn own_text(c: &Clause) -> String {
-    let mut out = String::new();
-    for b in &c.blocks {
-        let t = match b {
-            Block::Item { marker, text, .. } => format!("{marker} {text}"),
-            Block::Note { text, .. } => format!("注：{text}"),
-            Block::Example { text, .. } => format!("示例：{text}"),
-            Block::Table { number, title, .. } => {
-                let mut s = format!(
-                    "表{} {}",
-                    number.as_deref().unwrap_or(""),
-                    title.as_deref().unwrap_or("")
-                );
-                s.push('\n');
-                s.push_str(&b.text());
-                s
-            }
-            _ => b.text(),
-        };
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&t);
-    }
-    out
 }
 
 fn blank_xrefs(text: &str) -> String {

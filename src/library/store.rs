@@ -16,7 +16,6 @@ use crate::standard::code::Code;
 use crate::standard::collection::{Collection, cross_lint, find_files};
 use crate::standard::{Standard, Status, lint, parse};
 
-use super::diff::own_text;
 use super::tag_name;
 
 const JOURNAL: &str = "biaozhun-publish.journal";
@@ -349,7 +348,7 @@ impl Library {
         let commit = resolve(&repo, rev)?;
         let tree = commit.tree()?;
         let mut sources = Vec::new();
-        for (path, oid) in md_blobs(&repo, &tree)? {
+        for (path, oid) in md_blobs(&tree)? {
             let blob = repo.find_blob(oid)?;
             let text = match parse::decode(blob.content(), &path) {
                 Ok(t) => t,
@@ -637,7 +636,7 @@ impl Library {
                         }
                         Some(s) => s.clause(clause).map(|c| {
                             clause_id.get_or_insert_with(|| c.id.clone());
-                            (c.title.clone(), own_text(c))
+                            (c.title.clone(), c.own_text())
                         }),
                     }
                 }
@@ -707,7 +706,7 @@ impl Library {
             .and_then(|c| if c.year.is_some() { Ok(c) } else { Err(()) })
         {
             let tree = repo.head()?.peel_to_tree()?;
-            for (path, oid) in md_blobs(repo, &tree)? {
+            for (path, oid) in md_blobs(&tree)? {
                 let blob = repo.find_blob(oid)?;
                 if quick_code(&String::from_utf8_lossy(blob.content())).is_some_and(|c| c == wanted)
                 {
@@ -883,7 +882,7 @@ fn revision(c: &git2::Commit<'_>) -> Revision {
 }
 
 /// Markdown blobs of a tree: (path, blob id).
-fn md_blobs(repo: &Repository, tree: &Tree<'_>) -> Result<Vec<(String, Oid)>> {
+fn md_blobs(tree: &Tree<'_>) -> Result<Vec<(String, Oid)>> {
     let mut out = Vec::new();
     tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
         let name = entry.name().unwrap_or("");
@@ -895,7 +894,6 @@ fn md_blobs(repo: &Repository, tree: &Tree<'_>) -> Result<Vec<(String, Oid)>> {
         }
         TreeWalkResult::Ok
     })?;
-    let _ = repo;
     Ok(out)
 }
 

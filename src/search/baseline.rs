@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
-use crate::standard::{ClauseKind, Collection};
+use crate::standard::Collection;
 
 pub struct Fts5Baseline {
     rt: tokio::runtime::Runtime,
@@ -25,18 +25,14 @@ impl Fts5Baseline {
             .standards
             .iter()
             .flat_map(|s| s.all_clauses())
-            .filter(|c| {
-                !(c.kind == ClauseKind::Chapter
-                    && (c.number == "2" || (c.number == "3" && !c.children.is_empty())))
-            })
             .map(|c| {
                 (
                     c.id.clone(),
                     c.title.clone().unwrap_or_default(),
-                    crate::library::diff::own_text(c),
+                    super::indexed_text(c),
                 )
             })
-            .filter(|r| !r.2.trim().is_empty())
+            .filter(|r| !r.2.is_empty())
             .collect();
         Self::build_rows(rows.into_iter(), path)
     }

@@ -778,6 +778,21 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The text a clause is searched by, or empty when it is not a useful hit: a heading
+/// without text of its own (its title still reaches users through its clauses'
+/// breadcrumbs), chapter 2's reference list and chapter 3's lead-in sentence, which only
+/// name documents — the clauses that apply a cited standard are the answers.
+pub(crate) fn indexed_text(c: &Clause) -> String {
+    let boilerplate = c.kind == ClauseKind::Chapter
+        && (c.number == "2" || (c.number == "3" && !c.children.is_empty()));
+    let text = c.own_text();
+    if boilerplate || text.trim().is_empty() {
+        String::new()
+    } else {
+        text
+    }
+}
+
 fn add_standard(writer: &IndexWriter, f: Fields, s: &Standard) -> Result<()> {
     let code = s.code.to_string();
     let year = s.code.year.map(|y| y.to_string()).unwrap_or_default();
@@ -829,7 +844,7 @@ fn index_clause(
         .chain(crumbs.iter().cloned())
         .collect::<Vec<_>>()
         .join(" › ");
-    let text = crate::library::diff::own_text(c);
+    let text = indexed_text(c);
     let mut types: Vec<&str> = c.provisions.iter().map(|p| p.kind.as_str()).collect();
     types.sort();
     types.dedup();
@@ -867,13 +882,7 @@ fn index_clause(
         }
         d
     };
-    // A heading without text of its own (a chapter that only groups clauses) is not a
-    // useful hit; its title still reaches users through the breadcrumbs of its clauses.
-    // Chapter 2's reference list and chapter 3's lead-in sentence only name documents:
-    // the clauses that apply a cited standard are the answers, so those are skipped.
-    let boilerplate = c.kind == ClauseKind::Chapter
-        && (c.number == "2" || (c.number == "3" && !c.children.is_empty()));
-    if !text.trim().is_empty() && !boilerplate {
+    if !text.is_empty() {
         let mut d = base("clause", &c.id, &text);
         for t in &types {
             d.add_text(f.types, t);

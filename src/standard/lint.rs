@@ -478,10 +478,13 @@ impl Linter<'_> {
 
     fn provisions(&mut self) {
         let classifier = Classifier::global();
-        for c in self.s.all_clauses() {
-            let preliminary = self.s.clauses.iter().any(|top| {
-                top.kind.is_preliminary() && top.walk().iter().any(|x| std::ptr::eq(*x, c))
-            });
+        // 前言/引言 are top-level elements: everything under one is preliminary.
+        let clauses = self.s.clauses.iter().flat_map(|top| {
+            top.walk()
+                .into_iter()
+                .map(move |c| (top.kind.is_preliminary(), c))
+        });
+        for (preliminary, c) in clauses {
             for p in &c.provisions {
                 if p.inherited {
                     continue;

@@ -106,6 +106,33 @@ impl Clause {
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty() && self.children.is_empty()
     }
+
+    /// The clause's own text (not its subclauses'), one block per line, with list
+    /// markers and 注/示例 labels: what history, diff and search compare and index.
+    pub fn own_text(&self) -> String {
+        let mut out = String::new();
+        for b in &self.blocks {
+            let t = match b {
+                Block::Item { marker, text, .. } => format!("{marker} {text}"),
+                Block::Note { text, .. } => format!("注：{text}"),
+                Block::Example { text, .. } => format!("示例：{text}"),
+                Block::Table { number, title, .. } => {
+                    format!(
+                        "表{} {}\n{}",
+                        number.as_deref().unwrap_or(""),
+                        title.as_deref().unwrap_or(""),
+                        b.text()
+                    )
+                }
+                _ => b.text(),
+            };
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&t);
+        }
+        out
+    }
 }
 
 /// A term entry in chapter 3 (术语和定义).

@@ -503,10 +503,8 @@ impl<'a> Builder<'a> {
                         buf.get_or_insert_with(TextBuf::default).push("\n", start);
                     }
                 }
-                Event::Html(h) | Event::InlineHtml(h) => {
-                    // Comments and raw HTML are not part of the standard's text.
-                    let _ = h;
-                }
+                // Comments and raw HTML are not part of the standard's text.
+                Event::Html(_) | Event::InlineHtml(_) => {}
                 _ => {}
             }
         }
@@ -599,7 +597,7 @@ impl<'a> Builder<'a> {
                     self.push_block(block, None);
                     return;
                 }
-                self.push_block(Block::Paragraph { text, pos }, Some(buf_pos(pos)));
+                self.push_block(Block::Paragraph { text, pos }, Some(pos));
             }
             PendingKind::Item => {
                 let m = ITEM_MARKER
@@ -616,7 +614,7 @@ impl<'a> Builder<'a> {
                         text: body,
                         pos: body_pos,
                     },
-                    Some(buf_pos(body_pos)),
+                    Some(body_pos),
                 );
             }
             PendingKind::Note => {
@@ -914,10 +912,6 @@ fn push_provision(
         },
         pos,
     });
-}
-
-fn buf_pos(p: Pos) -> Pos {
-    p
 }
 
 /// Fills in the term of a 3.x clause under 术语和定义 from its heading and first paragraph.

@@ -369,7 +369,7 @@ impl Classifier {
                     consumed = 2;
                 }
             }
-            if let Some(form) = self.form_at(&word, off, &words, i + consumed - 1) {
+            if let Some(form) = self.form_at(&word, off, &words, i, i + consumed - 1) {
                 forms.push(form);
             }
             i += consumed;
@@ -377,16 +377,18 @@ impl Classifier {
         Classification::from_forms(forms)
     }
 
-    /// The verbal form a word is, given its neighbours (`last` = index of its last token).
+    /// The verbal form a word is, given its neighbours. The word spans the tokens
+    /// `first..=last` (two when a negation was joined to it: 不 + 应).
     fn form_at(
         &self,
         word: &str,
         offset: usize,
         words: &[(&str, usize)],
+        first: usize,
         last: usize,
     ) -> Option<Form> {
         let next = words.get(last + 1).map(|w| w.0);
-        let prev = (last > 0).then(|| words[last - word_tokens(words, last, word)].0);
+        let prev = first.checked_sub(1).map(|i| words[i].0);
         let mk = |kind, negative, discouraged, w: &str, off| Form {
             kind,
             negative,
@@ -446,18 +448,6 @@ impl Classifier {
             return Some(mk(kind, negative, discouraged, inner, inner_off));
         }
         None
-    }
-}
-
-fn word_tokens(_words: &[(&str, usize)], _last: usize, word: &str) -> usize {
-    // A joined word ("不"+"应") spans two tokens; its predecessor is before both.
-    if word.starts_with('不')
-        && word.chars().count() > 1
-        && !matches!(word, "不必" | "不宜" | "不得")
-    {
-        2.min(_last)
-    } else {
-        1
     }
 }
 

@@ -244,7 +244,7 @@ fn clause_history_lists_only_revisions_that_changed_the_clause() {
     let (s, _) = lib
         .read("Q/BZ 010-2023", "2023-07-01")
         .expect("read at date");
-    assert!(biaozhun::library::diff::own_text(s.clause("5.2").unwrap()).contains("36 h"));
+    assert!(s.clause("5.2").unwrap().own_text().contains("36 h"));
     let err = lib.clause_history("Q/BZ 010-2023", "9.9").unwrap_err();
     assert!(err.to_string().contains("has no clause `9.9`"), "{err}");
 }
