@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the code map. Data flows one way:
 //! files → [`standard`] model → (library, search) → checks → findings → reports.
 
+pub mod audit;
 pub mod cli;
 pub mod diag;
 pub mod library;

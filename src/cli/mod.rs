@@ -3,6 +3,7 @@
 //! Exit codes follow ripgrep: 0 success, 1 when `check` found errors, 2 when the
 //! command itself failed (bad arguments, unreadable path, unknown standard).
 
+pub mod audit;
 mod check;
 pub mod library;
 mod list;
@@ -49,6 +50,10 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Manage the search index.
     Index(search::IndexArgs),
+    /// Conformance audits: order workflows (event logs) against clause-bound rules.
+    Audit(audit::AuditArgs),
+    /// Generate demo data (event logs with ground truth).
+    Demo(audit::DemoArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -79,6 +84,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Changes(a) => library::run_changes(a, &mut out),
         Command::Search(a) => search::run_search(a, &mut out),
         Command::Index(a) => search::run_index(a, &mut out),
+        Command::Audit(a) => audit::run_audit(a, &mut out),
+        Command::Demo(a) => audit::run_demo(a, &mut out),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,418 @@
+//! Conformance auditing. This module: order workflows (event logs) against Declare
+//! rules bound to clauses.
+//!
+//! Data flows one way: rule files ([`rules`]) are compiled once; the log is streamed
+//! into per-case buffers ([`log`]); every case is sorted and checked against every
+//! rule ([`engine`]); the counts and offending cases become a [`WorkflowResult`], a
+//! stable JSON document that later layers store and render.
+
+pub mod engine;
+pub mod expr;
+pub mod generate;
+pub mod log;
+pub mod rules;
+pub mod time;
+pub mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use engine::{Case, Checker, Ev, Scratch, Verdict};
+use log::{ReadError, ReadOptions, ReadStats, Store};
+use rules::{RuleSet, Severity, Template};
+use time::Micros;
+
+pub const RESULT_SCHEMA: &str = "biaozhun.workflow-result/1";
+
+/// What to check and how.
+#[derive(Debug, Clone, Default)]
+pub struct AuditOptions {
+    pub read: ReadOptions,
+    /// Cases whose first event lies in `[from, to)` are checked; the rest are counted
+    /// as outside the period.
+    pub from: Option<Micros>,
+    pub to: Option<Micros>,
+    /// Offset used to display the period bounds.
+    pub display_offset: i32,
+}
+
+/// The result of checking one log against one rule set.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowResult {
+    pub schema: &'static str,
+    pub log: LogInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    pub cases: CaseCounts,
+    pub rule_files: Vec<String>,
+    pub rules: Vec<RuleResult>,
+    pub clauses: Vec<ClauseResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogInfo {
+    pub path: String,
+    #[serde(flatten)]
+    pub stats: ReadStats,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Period {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Exclusive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CaseCounts {
+    pub total: u64,
+    pub checked: u64,
+    pub outside_period: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleResult {
+    pub id: String,
+    pub title: String,
+    pub clauses: Vec<String>,
+    pub template: Template,
+    pub severity: Severity,
+    pub activation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowText>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    pub cases_checked: u64,
+    /// Cases with at least one activation (fulfilled + violated).
+    pub activated: u64,
+    pub fulfilled: u64,
+    pub violated: u64,
+    pub vacuous: u64,
+    /// Activation events over all cases.
+    pub activations: u64,
+    /// Unfulfilled activations / forbidden occurrences over all cases.
+    pub violations: u64,
+    /// Every violating case, sorted by case id.
+    pub violating_cases: Vec<Violation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowText {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
+}
+
+/// One violating case with the event that shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub case: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<EventRef>,
+    /// Unfulfilled activations (or forbidden occurrences) in this case.
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRef {
+    pub activity: String,
+    pub time: String,
+    /// Line (CSV, JSON Lines) or event number (XES) in the input.
+    pub line: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClauseVerdict {
+    /// At least one rule found a violating case.
+    Nonconforming,
+    /// Every rule was exercised by some case and none was violated.
+    Conforming,
+    /// No case activated any rule of the clause: no evidence either way.
+    NotExercised,
+}
+
+impl ClauseVerdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            ClauseVerdict::Nonconforming => "不符合",
+            ClauseVerdict::Conforming => "符合",
+            ClauseVerdict::NotExercised => "未触发",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClauseResult {
+    pub clause: String,
+    pub verdict: ClauseVerdict,
+    pub rules: Vec<String>,
+    /// Distinct cases violating any of the clause's rules.
+    pub violating_cases: u64,
+    pub worst_severity: Option<Severity>,
+}
+
+#[derive(Default)]
+struct Acc {
+    checked: u64,
+    vacuous: u64,
+    fulfilled: u64,
+    violated: u64,
+    activations: u64,
+    violations: u64,
+    cases: Vec<Violation>,
+}
+
+/// Reads `path` and checks every case against `set`.
+pub fn check_log(
+    path: &Path,
+    mut set: RuleSet,
+    opts: &AuditOptions,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<WorkflowResult, ReadError> {
+    let store = Store::default();
+    let stats = log::read(path, &set, &opts.read, &store, progress)?;
+    let interner = std::mem::take(&mut set.interner);
+    let values = interner.freeze(opts.read.default_offset);
+    let slots_by_act = set.slots_by_activity();
+    let checker = Checker::new(&set.rules, &values, &slots_by_act, set.slots.names.len());
+    let shards = store.into_shards();
+    let (accs, counts) = check_shards(shards, &checker, &set, opts);
+    Ok(build_result(path, &set, stats, accs, counts, opts))
+}
+
+fn check_shards(
+    shards: Vec<rustc_hash::FxHashMap<Box<str>, log::CaseBuf>>,
+    checker: &Checker<'_>,
+    set: &RuleSet,
+    opts: &AuditOptions,
+) -> (Vec<Acc>, CaseCounts) {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(shards.len().max(1));
+    let queue = std::sync::Mutex::new(shards);
+    let stored: Vec<usize> = set.slots_by_activity().iter().map(Vec::len).collect();
+    let parts: Vec<(Vec<Acc>, CaseCounts)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let queue = &queue;
+                let stored = &stored;
+                s.spawn(move || {
+                    let mut accs: Vec<Acc> = (0..set.rules.len()).map(|_| Acc::default()).collect();
+                    let mut counts = CaseCounts::default();
+                    let mut scratch = Scratch::default();
+                    let mut order: Vec<usize> = Vec::new();
+                    let mut evs: Vec<Ev> = Vec::new();
+                    let mut attrs: Vec<u32> = Vec::new();
+                    let mut attr_at: Vec<u32> = Vec::new();
+                    let mut starts: Vec<u32> = Vec::new();
+                    loop {
+                        let shard = {
+                            let mut q = match queue.lock() {
+                                Ok(g) => g,
+                                Err(p) => p.into_inner(),
+                            };
+                            q.pop()
+                        };
+                        let Some(shard) = shard else { break };
+                        for (case_id, buf) in shard {
+                            counts.total += 1;
+                            if opts.from.is_some_and(|f| buf.first_t < f)
+                                || opts.to.is_some_and(|t| buf.first_t >= t)
+                            {
+                                counts.outside_period += 1;
+                                continue;
+                            }
+                            counts.checked += 1;
+                            // Attribute offsets in input order, then sort by instant
+                            // (ties: input line).
+                            starts.clear();
+                            let mut at = 0u32;
+                            for e in &buf.evs {
+                                starts.push(at);
+                                at += stored.get(e.act as usize).copied().unwrap_or(0) as u32;
+                            }
+                            order.clear();
+                            order.extend(0..buf.evs.len());
+                            order.sort_by_key(|&i| (buf.evs[i].t, buf.evs[i].line));
+                            evs.clear();
+                            attr_at.clear();
+                            attrs.clear();
+                            for &i in &order {
+                                evs.push(buf.evs[i]);
+                                attr_at.push(attrs.len() as u32);
+                                let n = stored.get(buf.evs[i].act as usize).copied().unwrap_or(0);
+                                let s0 = starts[i] as usize;
+                                attrs.extend_from_slice(buf.attrs.get(s0..s0 + n).unwrap_or(&[]));
+                            }
+                            let case = Case {
+                                evs: &evs,
+                                attrs: &attrs,
+                                attr_at: &attr_at,
+                            };
+                            for (r, acc) in accs.iter_mut().enumerate() {
+                                let o = checker.check(r, &case, &mut scratch);
+                                acc.checked += 1;
+                                acc.activations += o.activations as u64;
+                                match o.verdict {
+                                    Verdict::Vacuous => acc.vacuous += 1,
+                                    Verdict::Fulfilled => acc.fulfilled += 1,
+                                    Verdict::Violated => {
+                                        acc.violated += 1;
+                                        acc.violations += o.violations as u64;
+                                        let eref = |i: usize| {
+                                            let e = &evs[i];
+                                            EventRef {
+                                                activity: set.activities.name(e.act).to_string(),
+                                                time: time::format_instant(e.t, e.off as i32),
+                                                line: e.line,
+                                            }
+                                        };
+                                        acc.cases.push(Violation {
+                                            case: case_id.to_string(),
+                                            event: o.evidence.map(|(i, _)| eref(i)),
+                                            target: o.evidence.and_then(|(_, j)| j).map(eref),
+                                            count: o.violations,
+                                        });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    (accs, counts)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut accs: Vec<Acc> = (0..set.rules.len()).map(|_| Acc::default()).collect();
+    let mut counts = CaseCounts::default();
+    for (part, c) in parts {
+        counts.total += c.total;
+        counts.checked += c.checked;
+        counts.outside_period += c.outside_period;
+        for (into, a) in accs.iter_mut().zip(part) {
+            into.checked += a.checked;
+            into.vacuous += a.vacuous;
+            into.fulfilled += a.fulfilled;
+            into.violated += a.violated;
+            into.activations += a.activations;
+            into.violations += a.violations;
+            into.cases.extend(a.cases);
+        }
+    }
+    for a in &mut accs {
+        a.cases.sort_by(|x, y| x.case.cmp(&y.case));
+    }
+    (accs, counts)
+}
+
+fn build_result(
+    path: &Path,
+    set: &RuleSet,
+    stats: ReadStats,
+    accs: Vec<Acc>,
+    cases: CaseCounts,
+    opts: &AuditOptions,
+) -> WorkflowResult {
+    let rules: Vec<RuleResult> = set
+        .rules
+        .iter()
+        .zip(accs)
+        .map(|(r, a)| RuleResult {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            clauses: r.clauses.clone(),
+            template: r.template,
+            severity: r.severity,
+            activation: r.activation.text.clone(),
+            target: r.target.as_ref().map(|t| t.text.clone()),
+            correlation: r.correlation_text.clone(),
+            window: r.window.map(|w| WindowText {
+                min: (w.min != 0 && w.min != i64::MIN).then(|| time::format_duration(w.min)),
+                max: (w.max != i64::MAX).then(|| time::format_duration(w.max)),
+            }),
+            n: matches!(
+                r.template,
+                Template::Existence | Template::Absence | Template::Exactly
+            )
+            .then_some(r.n),
+            cases_checked: a.checked,
+            activated: a.fulfilled + a.violated,
+            fulfilled: a.fulfilled,
+            violated: a.violated,
+            vacuous: a.vacuous,
+            activations: a.activations,
+            violations: a.violations,
+            violating_cases: a.cases,
+        })
+        .collect();
+    let mut by_clause: BTreeMap<String, Vec<&RuleResult>> = BTreeMap::new();
+    for r in &rules {
+        for c in &r.clauses {
+            by_clause.entry(c.clone()).or_default().push(r);
+        }
+    }
+    let clauses = by_clause
+        .into_iter()
+        .map(|(clause, rs)| {
+            let violating: BTreeSet<&str> = rs
+                .iter()
+                .flat_map(|r| r.violating_cases.iter().map(|v| v.case.as_str()))
+                .collect();
+            let verdict = if !violating.is_empty() {
+                ClauseVerdict::Nonconforming
+            } else if rs.iter().any(|r| r.activated > 0) {
+                ClauseVerdict::Conforming
+            } else {
+                ClauseVerdict::NotExercised
+            };
+            ClauseResult {
+                worst_severity: rs
+                    .iter()
+                    .filter(|r| r.violated > 0)
+                    .map(|r| r.severity)
+                    .min(),
+                clause,
+                verdict,
+                rules: rs.iter().map(|r| r.id.clone()).collect(),
+                violating_cases: violating.len() as u64,
+            }
+        })
+        .collect();
+    let period = (opts.from.is_some() || opts.to.is_some()).then(|| Period {
+        from: opts
+            .from
+            .map(|t| time::format_instant(t, opts.display_offset)),
+        to: opts
+            .to
+            .map(|t| time::format_instant(t, opts.display_offset)),
+    });
+    WorkflowResult {
+        schema: RESULT_SCHEMA,
+        log: LogInfo {
+            path: path.display().to_string(),
+            stats,
+        },
+        period,
+        cases,
+        rule_files: set.files.clone(),
+        rules,
+        clauses,
+    }
+}

@@ -1,0 +1,625 @@
+//! `biaozhun audit workflow|rules` and `biaozhun demo log`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::audit::generate::{self, OutFormat, Settings};
+use crate::audit::log::{Format, ReadOptions};
+use crate::audit::rules::{self, RuleSet};
+use crate::audit::{self, AuditOptions, ClauseVerdict, WorkflowResult, time};
+use crate::diag::Diagnostic;
+use crate::standard::Collection;
+
+use super::table::{render, truncate};
+use super::{CliError, Result, write_err};
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check an order event log (CSV, JSON Lines, XES; .gz too) against workflow rules.
+    Workflow(WorkflowArgs),
+    /// Validate rule files and their clause bindings; list the rules.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkflowArgs {
+    /// The event log.
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Rule files or directories.
+    #[arg(long, value_name = "PATH", default_value = "audits")]
+    pub rules: Vec<PathBuf>,
+    /// Standards the rules' clauses are checked against.
+    #[arg(long, value_name = "DIR")]
+    pub standards: Option<PathBuf>,
+    /// Check cases whose first event is on or after this date/instant.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// … and on or before this date (a date includes the whole day).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Offset for timestamps written without one, e.g. +08:00 (default: they are errors).
+    #[arg(long, value_name = "OFFSET")]
+    pub default_offset: Option<String>,
+    /// Log format (default: from the file name).
+    #[arg(long, value_parser = ["csv", "jsonl", "xes"])]
+    pub format: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub case_column: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub activity_column: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub timestamp_column: Option<String>,
+    /// Fail on the first bad row instead of skipping and counting it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the whole result as one JSON document (every violating case).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write every violating case to a CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub violations_csv: Option<PathBuf>,
+    /// Violating cases shown per rule in the terminal.
+    #[arg(long, default_value_t = 5)]
+    pub show: usize,
+    /// Parser threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    #[arg(long, value_name = "PATH", default_value = "audits")]
+    pub rules: Vec<PathBuf>,
+    #[arg(long, value_name = "DIR")]
+    pub standards: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[command(subcommand)]
+    pub command: DemoCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DemoCommand {
+    /// Generate a realistic order event log with its ground truth.
+    Log(DemoLogArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoLogArgs {
+    #[arg(long, default_value_t = 1000)]
+    pub orders: u64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output file; `.csv`, `.jsonl`, `.xes`, optionally `.gz`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where to write the ground truth (JSON: rule id → violating cases).
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    /// Share of orders with a deliberate violation.
+    #[arg(long, default_value_t = 0.2)]
+    pub fault_rate: f64,
+    /// Days the orders are spread over.
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+}
+
+pub fn run_audit(args: AuditArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    match args.command {
+        AuditCommand::Workflow(a) => workflow(a, out),
+        AuditCommand::Rules(a) => rules_cmd(a, out),
+    }
+}
+
+fn load_rules(paths: &[PathBuf], standards: Option<PathBuf>) -> Result<(RuleSet, Vec<Diagnostic>)> {
+    for p in paths {
+        if !p.exists() {
+            return Err(CliError::Usage(format!(
+                "rules `{}` do not exist (pass --rules PATH)",
+                p.display()
+            )));
+        }
+    }
+    let set = match RuleSet::load(paths) {
+        Ok(s) => s,
+        Err(diags) => {
+            let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            return Err(CliError::Usage(format!(
+                "the rule set has errors:\n{}",
+                text.join("\n")
+            )));
+        }
+    };
+    let mut diags = set.warnings.clone();
+    let dir = standards.unwrap_or_else(super::default_dir);
+    if dir.exists() {
+        let coll = Collection::load(&[dir], &[]).map_err(|source| CliError::Io {
+            path: "standards".into(),
+            source,
+        })?;
+        diags.extend(rules::check_bindings(&set, &coll));
+    } else {
+        diags.push(Diagnostic::warning(
+            "rules-clause-unchecked",
+            &dir.display().to_string(),
+            crate::diag::Pos::START,
+            "standards directory not found: clause bindings were not checked",
+        ));
+    }
+    if diags.iter().any(Diagnostic::is_error) {
+        let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        return Err(CliError::Usage(format!(
+            "the rule set has errors:\n{}",
+            text.join("\n")
+        )));
+    }
+    Ok((set, diags))
+}
+
+fn rules_cmd(args: RulesArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let (set, diags) = load_rules(&args.rules, args.standards)?;
+    if args.json {
+        let rules: Vec<serde_json::Value> = set
+            .rules
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "title": r.title, "clauses": r.clauses,
+                    "template": r.template, "severity": r.severity,
+                    "activation": r.activation.text,
+                    "target": r.target.as_ref().map(|t| &t.text),
+                    "correlation": r.correlation_text,
+                    "file": r.file, "line": r.pos.line,
+                })
+            })
+            .collect();
+        super::print_json(
+            out,
+            &serde_json::json!({"rules": rules, "diagnostics": diags}),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &diags {
+        eprintln!("{d}");
+    }
+    let rows: Vec<Vec<String>> = set
+        .rules
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.clone(),
+                r.template.name().to_string(),
+                r.clauses
+                    .iter()
+                    .map(|c| c.split_once('#').map(|x| x.1).unwrap_or(c))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                r.severity.label().to_string(),
+                truncate(&r.title, 40),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        render(
+            &["rule", "template", "clauses", "severity", "title"],
+            &rows,
+            &[]
+        )
+    )
+    .map_err(write_err)?;
+    writeln!(
+        out,
+        "{} rules in {} file(s), {} activities, {} attributes read",
+        set.rules.len(),
+        set.files.len(),
+        set.activities.len() - 1,
+        set.slots.names.len()
+    )
+    .map_err(write_err)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn workflow(args: WorkflowArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let (set, diags) = load_rules(&args.rules, args.standards.clone())?;
+    if !args.json {
+        for d in &diags {
+            eprintln!("{d}");
+        }
+    }
+    let default_offset = match &args.default_offset {
+        None => None,
+        Some(s) => Some(time::parse_offset(s).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--default-offset `{s}` is not an offset like +08:00 or Z"
+            ))
+        })?),
+    };
+    // Period bounds: a bare date is a local day at the default offset (China Standard
+    // Time when none is given); `--to DATE` includes that whole day.
+    let period_offset = default_offset.unwrap_or(480);
+    let bound = |s: &Option<String>, flag: &str, end: bool| -> Result<Option<i64>> {
+        let Some(s) = s else { return Ok(None) };
+        let t = time::parse_date_or_instant(s, period_offset).map_err(|e| {
+            CliError::Usage(format!(
+                "{flag} `{s}`: {e} (write 2023-01-01 or 2023-01-01T00:00:00+08:00)"
+            ))
+        })?;
+        Ok(Some(if end && s.trim().len() == 10 {
+            t + 86_400 * time::MICROS_PER_SEC
+        } else if end {
+            t + 1
+        } else {
+            t
+        }))
+    };
+    let from = bound(&args.from, "--from", false)?;
+    let to = bound(&args.to, "--to", true)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(CliError::Usage("--from is after --to".into()));
+    }
+    let opts = AuditOptions {
+        read: ReadOptions {
+            format: args.format.as_deref().map(|f| match f {
+                "csv" => Format::Csv,
+                "jsonl" => Format::Jsonl,
+                _ => Format::Xes,
+            }),
+            case_column: args.case_column.clone(),
+            activity_column: args.activity_column.clone(),
+            timestamp_column: args.timestamp_column.clone(),
+            default_offset,
+            strict: args.strict,
+            threads: args.threads,
+        },
+        from,
+        to,
+        display_offset: period_offset,
+    };
+    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new(0);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} 读取事件日志 {bytes}/{total_bytes} [{bar:30}] {bytes_per_sec} 剩余 {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        pb
+    });
+    let started = std::time::Instant::now();
+    let result = audit::check_log(&args.log, set, &opts, progress.as_ref())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    let elapsed = started.elapsed();
+    if let Some(path) = &args.violations_csv {
+        write_violations_csv(path, &result)?;
+    }
+    let violated = result.rules.iter().any(|r| r.violated > 0);
+    if args.json {
+        super::print_json(out, &result)?;
+    } else {
+        print_result(out, &result, args.show)?;
+        let events = result.log.stats.events;
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        writeln!(
+            out,
+            "\n{} events, {} cases in {:.2} s ({:.0} events/s)",
+            events,
+            result.cases.total,
+            secs,
+            events as f64 / secs
+        )
+        .map_err(write_err)?;
+    }
+    Ok(if violated {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_result(out: &mut dyn Write, r: &WorkflowResult, show: usize) -> Result<()> {
+    let s = &r.log.stats;
+    let w = |out: &mut dyn Write, text: String| writeln!(out, "{text}").map_err(write_err);
+    w(
+        out,
+        format!(
+            "log {}: {} events ({} used by the rules), {} cases{}",
+            r.log.path,
+            s.events,
+            s.events_kept,
+            r.cases.total,
+            if r.cases.outside_period > 0 {
+                format!(
+                    ", {} checked, {} outside the period",
+                    r.cases.checked, r.cases.outside_period
+                )
+            } else {
+                String::new()
+            }
+        ),
+    )?;
+    if s.rows_skipped > 0 {
+        let reasons: Vec<String> = s
+            .skipped_by_reason
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        w(
+            out,
+            format!(
+                "skipped {} bad rows ({})",
+                s.rows_skipped,
+                reasons.join(", ")
+            ),
+        )?;
+        for e in s.errors.iter().take(5) {
+            w(out, format!("  {}:{}", r.log.path, e))?;
+        }
+        if s.errors.len() > 5 {
+            w(
+                out,
+                format!(
+                    "  … (all {} kept in --json output; --strict fails on the first)",
+                    s.errors.len()
+                ),
+            )?;
+        }
+    }
+    if !s.unmapped_activities.is_empty() {
+        let names: Vec<String> = s
+            .unmapped_activities
+            .iter()
+            .take(10)
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect();
+        w(
+            out,
+            format!("activities no rule mentions: {}", names.join(", ")),
+        )?;
+    }
+    if !s.attributes_never_seen.is_empty() {
+        w(
+            out,
+            format!(
+                "warning: attributes the rules read but no event carries: {} (conditions on them are never true; map columns with `log.attributes`)",
+                s.attributes_never_seen.join(", ")
+            ),
+        )?;
+    }
+    w(out, String::new())?;
+    let rows: Vec<Vec<String>> = r
+        .rules
+        .iter()
+        .map(|x| {
+            vec![
+                x.id.clone(),
+                x.template.name().to_string(),
+                x.cases_checked.to_string(),
+                x.activated.to_string(),
+                x.fulfilled.to_string(),
+                x.violated.to_string(),
+                x.vacuous.to_string(),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        render(
+            &[
+                "rule",
+                "template",
+                "cases",
+                "activated",
+                "fulfilled",
+                "violated",
+                "vacuous"
+            ],
+            &rows,
+            &[false, false, true, true, true, true, true],
+        )
+    )
+    .map_err(write_err)?;
+    w(out, String::new())?;
+    let rows: Vec<Vec<String>> = r
+        .clauses
+        .iter()
+        .map(|c| {
+            vec![
+                c.clause.clone(),
+                c.verdict.label().to_string(),
+                c.violating_cases.to_string(),
+                c.rules.join(", "),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        render(
+            &["clause", "verdict", "cases", "rules"],
+            &rows,
+            &[false, false, true, false]
+        )
+    )
+    .map_err(write_err)?;
+    for x in r.rules.iter().filter(|x| x.violated > 0) {
+        w(
+            out,
+            format!("\n{} — {} ({} violating cases)", x.id, x.title, x.violated),
+        )?;
+        for v in x.violating_cases.iter().take(show) {
+            let ev = v
+                .event
+                .as_ref()
+                .map(|e| format!("{} at {} (line {})", e.activity, e.time, e.line))
+                .unwrap_or_else(|| "no matching event".into());
+            let tgt = v
+                .target
+                .as_ref()
+                .map(|e| format!(" → {} at {} (line {})", e.activity, e.time, e.line))
+                .unwrap_or_default();
+            w(out, format!("  {}: {ev}{tgt}", v.case))?;
+        }
+        if x.violating_cases.len() > show {
+            w(
+                out,
+                format!(
+                    "  … {} more (--json or --violations-csv lists all)",
+                    x.violating_cases.len() - show
+                ),
+            )?;
+        }
+    }
+    let bad = r
+        .clauses
+        .iter()
+        .filter(|c| c.verdict == ClauseVerdict::Nonconforming)
+        .count();
+    w(
+        out,
+        format!(
+            "\n{} clause(s): {} 不符合, {} 符合, {} 未触发",
+            r.clauses.len(),
+            bad,
+            r.clauses
+                .iter()
+                .filter(|c| c.verdict == ClauseVerdict::Conforming)
+                .count(),
+            r.clauses
+                .iter()
+                .filter(|c| c.verdict == ClauseVerdict::NotExercised)
+                .count(),
+        ),
+    )
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn write_violations_csv(path: &PathBuf, r: &WorkflowResult) -> Result<()> {
+    let io = |source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    // Write beside, then rename: a failed run leaves no half-written file.
+    let tmp = path.with_extension("csv.partial");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+    writeln!(f, "rule_id,clauses,severity,case_id,count,activity,time,line,target_activity,target_time,target_line").map_err(io)?;
+    for x in &r.rules {
+        for v in &x.violating_cases {
+            let e = v.event.as_ref();
+            let t = v.target.as_ref();
+            let row = [
+                x.id.clone(),
+                x.clauses.join(" "),
+                format!("{:?}", x.severity).to_lowercase(),
+                v.case.clone(),
+                v.count.to_string(),
+                e.map(|e| e.activity.clone()).unwrap_or_default(),
+                e.map(|e| e.time.clone()).unwrap_or_default(),
+                e.map(|e| e.line.to_string()).unwrap_or_default(),
+                t.map(|e| e.activity.clone()).unwrap_or_default(),
+                t.map(|e| e.time.clone()).unwrap_or_default(),
+                t.map(|e| e.line.to_string()).unwrap_or_default(),
+            ];
+            let line: Vec<String> = row.iter().map(|s| csv_field(s)).collect();
+            writeln!(f, "{}", line.join(",")).map_err(io)?;
+        }
+    }
+    f.flush().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+pub fn run_demo(args: DemoArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    match args.command {
+        DemoCommand::Log(a) => demo_log(a, out),
+    }
+}
+
+fn demo_log(args: DemoLogArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let name = args.out.to_string_lossy().to_lowercase();
+    let gz = name.ends_with(".gz");
+    let format = match Format::from_path(&args.out) {
+        Some(Format::Csv) => OutFormat::Csv,
+        Some(Format::Jsonl) => OutFormat::Jsonl,
+        Some(Format::Xes) => OutFormat::Xes,
+        None => {
+            return Err(CliError::Usage(format!(
+                "--out `{}`: end the name in .csv, .jsonl or .xes (optionally .gz)",
+                args.out.display()
+            )));
+        }
+    };
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err(CliError::Usage(
+            "--fault-rate must be between 0 and 1".into(),
+        ));
+    }
+    let io = |source| CliError::Io {
+        path: args.out.display().to_string(),
+        source,
+    };
+    let mut settings = Settings::new(args.orders, args.seed);
+    settings.fault_rate = args.fault_rate;
+    settings.days = args.days.max(1);
+    let tmp = args.out.with_extension("partial");
+    let file = std::fs::File::create(&tmp).map_err(io)?;
+    let truth = if gz {
+        let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+        let t = generate::generate(&settings, format, &mut enc).map_err(io)?;
+        enc.finish().map_err(io)?;
+        t
+    } else {
+        let mut file = file;
+        generate::generate(&settings, format, &mut file).map_err(io)?
+    };
+    std::fs::rename(&tmp, &args.out).map_err(io)?;
+    if let Some(p) = &args.truth {
+        let text = serde_json::to_string_pretty(&truth)
+            .map_err(|e| CliError::Usage(format!("cannot encode truth: {e}")))?;
+        std::fs::write(p, text).map_err(|source| CliError::Io {
+            path: p.display().to_string(),
+            source,
+        })?;
+    }
+    writeln!(
+        out,
+        "wrote {} orders, {} events to {} ({} with a deliberate violation, {} on a window edge)",
+        truth.orders,
+        truth.events,
+        args.out.display(),
+        truth.faults.values().sum::<u64>(),
+        truth.edge_cases
+    )
+    .map_err(write_err)?;
+    Ok(ExitCode::SUCCESS)
+}
