@@ -68,6 +68,7 @@ pub struct Outcome {
 pub struct Scratch {
     is_a: Vec<bool>,
     is_t: Vec<bool>,
+    acts: Vec<usize>,
 }
 
 /// The rules, prepared for fast per-event tests.
@@ -77,6 +78,8 @@ pub struct Checker<'r> {
     /// `pos[act][slot]`: where slot's value sits among an event's values (255 = not
     /// stored for this activity).
     pos: Vec<Vec<u8>>,
+    /// Values stored per event of each activity.
+    stored: Vec<usize>,
     act_masks: Vec<(Vec<bool>, Vec<bool>)>,
 }
 
@@ -140,6 +143,7 @@ impl<'r> Checker<'r> {
             rules,
             values,
             pos,
+            stored: slots_by_act.iter().map(Vec::len).collect(),
             act_masks,
         }
     }
@@ -152,7 +156,7 @@ impl<'r> Checker<'r> {
             .get(ev.act as usize)
             .map(Vec::as_slice)
             .unwrap_or(&[]);
-        let n = pos.iter().filter(|&&p| p != u8::MAX).count();
+        let n = self.stored.get(ev.act as usize).copied().unwrap_or(0);
         EvRef {
             ev,
             vals: case.attrs.get(start..start + n).unwrap_or(&[]),
@@ -187,43 +191,49 @@ impl<'r> Checker<'r> {
             };
             s.is_t.push(t);
         }
+        s.acts.clear();
+        s.acts.extend((0..n).filter(|&i| s.is_a[i]));
         let is_a = &s.is_a;
         let is_t = &s.is_t;
-        let acts: Vec<usize> = (0..n).filter(|&i| is_a[i]).collect();
+        let acts = &s.acts;
         let count = acts.len() as u32;
         // Does event j fulfil activation i (A = i, T = j)?
-        let fulfils = |i: usize, j: usize| -> bool {
-            if i == j || !is_t[j] {
-                return false;
-            }
-            self.pair_ok(rule, case, i, j)
-        };
-        let positive = |unfulfilled: Vec<usize>| -> Outcome {
+        let fulfils =
+            |i: usize, j: usize| -> bool { i != j && is_t[j] && self.pair_ok(rule, case, i, j) };
+        // Positive templates: `unfulfilled(i)` says whether activation i lacks a target.
+        let positive = |unfulfilled: &dyn Fn(usize) -> bool| -> Outcome {
             if count == 0 {
                 return Outcome::vacuous();
             }
-            match unfulfilled.first() {
+            let mut bad = 0;
+            let mut first = None;
+            for &i in acts {
+                if unfulfilled(i) {
+                    bad += 1;
+                    first.get_or_insert(i);
+                }
+            }
+            match first {
                 None => Outcome::fulfilled(count),
-                Some(&f) => Outcome {
-                    verdict: Verdict::Violated,
-                    activations: count,
-                    violations: unfulfilled.len() as u32,
-                    evidence: Some((f, None)),
-                },
+                Some(f) => Outcome::violated(count, bad, (f, None)),
             }
         };
-        let negative = |pairs: Vec<(usize, usize)>, activations: u32| -> Outcome {
+        // Negative templates: `forbidden(i)` finds a target completing the pattern.
+        let negative = |forbidden: &dyn Fn(usize) -> Option<usize>, activations: u32| -> Outcome {
             if activations == 0 {
                 return Outcome::vacuous();
             }
-            match pairs.first() {
+            let mut bad = 0;
+            let mut first = None;
+            for &i in acts {
+                if let Some(j) = forbidden(i) {
+                    bad += 1;
+                    first.get_or_insert((i, Some(j)));
+                }
+            }
+            match first {
                 None => Outcome::fulfilled(activations),
-                Some(&(i, j)) => Outcome {
-                    verdict: Verdict::Violated,
-                    activations,
-                    violations: pairs.len() as u32,
-                    evidence: Some((i, Some(j))),
-                },
+                Some(e) => Outcome::violated(activations, bad, e),
             }
         };
         match rule.template {
@@ -253,148 +263,83 @@ impl<'r> Checker<'r> {
                 0 => Outcome::vacuous(),
                 _ => Outcome::counted(is_a[n - 1], count, Some((n - 1, None))),
             },
-            Template::RespondedExistence => positive(
-                acts.iter()
-                    .copied()
-                    .filter(|&i| !(0..n).any(|j| fulfils(i, j)))
-                    .collect(),
-            ),
-            Template::Response => positive(
-                acts.iter()
-                    .copied()
-                    .filter(|&i| !(i + 1..n).any(|j| fulfils(i, j)))
-                    .collect(),
-            ),
-            Template::AlternateResponse => positive(
-                acts.iter()
-                    .copied()
-                    .filter(|&i| {
-                        // Scan forward; the next activation closes the search (it may
-                        // itself be the fulfilling target).
-                        for j in i + 1..n {
-                            if fulfils(i, j) {
-                                return false;
-                            }
-                            if is_a[j] {
-                                return true;
-                            }
-                        }
-                        true
-                    })
-                    .collect(),
-            ),
-            Template::ChainResponse => positive(
-                acts.iter()
-                    .copied()
-                    .filter(|&i| !(i + 1 < n && fulfils(i, i + 1)))
-                    .collect(),
-            ),
-            Template::Precedence => positive(
-                acts.iter()
-                    .copied()
-                    .filter(|&i| !(0..i).any(|j| fulfils(i, j)))
-                    .collect(),
-            ),
-            Template::AlternatePrecedence => positive(
-                acts.iter()
-                    .copied()
-                    .filter(|&i| {
-                        for j in (0..i).rev() {
-                            if fulfils(i, j) {
-                                return false;
-                            }
-                            if is_a[j] {
-                                return true;
-                            }
-                        }
-                        true
-                    })
-                    .collect(),
-            ),
-            Template::ChainPrecedence => positive(
-                acts.iter()
-                    .copied()
-                    .filter(|&i| !(i >= 1 && fulfils(i, i - 1)))
-                    .collect(),
-            ),
+            Template::RespondedExistence => positive(&|i| !(0..n).any(|j| fulfils(i, j))),
+            Template::Response => positive(&|i| !(i + 1..n).any(|j| fulfils(i, j))),
+            Template::AlternateResponse => positive(&|i| {
+                // Scan forward; the next activation closes the search (it may itself
+                // be the fulfilling target).
+                for (j, &is_act) in is_a.iter().enumerate().skip(i + 1) {
+                    if fulfils(i, j) {
+                        return false;
+                    }
+                    if is_act {
+                        return true;
+                    }
+                }
+                true
+            }),
+            Template::ChainResponse => positive(&|i| !(i + 1 < n && fulfils(i, i + 1))),
+            Template::Precedence => positive(&|i| !(0..i).any(|j| fulfils(i, j))),
+            Template::AlternatePrecedence => positive(&|i| {
+                for j in (0..i).rev() {
+                    if fulfils(i, j) {
+                        return false;
+                    }
+                    if is_a[j] {
+                        return true;
+                    }
+                }
+                true
+            }),
+            Template::ChainPrecedence => positive(&|i| !(i >= 1 && fulfils(i, i - 1))),
             Template::Succession | Template::CoExistence => {
                 let forward_only = rule.template == Template::Succession;
-                let targets: Vec<usize> = (0..n).filter(|&j| is_t[j]).collect();
-                let total = count + targets.len() as u32;
+                let n_targets = is_t.iter().filter(|&&t| t).count() as u32;
+                let total = count + n_targets;
                 if total == 0 {
                     return Outcome::vacuous();
                 }
+                let mut bad = 0;
+                let mut first: Option<usize> = None;
                 // Every activation needs a target (later, for succession) …
-                let mut bad: Vec<usize> = acts
-                    .iter()
-                    .copied()
-                    .filter(|&i| {
-                        let range = if forward_only { i + 1..n } else { 0..n };
-                        !range.into_iter().any(|j| fulfils(i, j))
-                    })
-                    .collect();
+                for &i in acts {
+                    let lo = if forward_only { i + 1 } else { 0 };
+                    if !(lo..n).any(|j| fulfils(i, j)) {
+                        bad += 1;
+                        first = Some(first.map_or(i, |f| f.min(i)));
+                    }
+                }
                 // … and every target an activation (earlier, for succession).
-                bad.extend(targets.iter().copied().filter(|&j| {
-                    let range = if forward_only { 0..j } else { 0..n };
-                    !range
-                        .into_iter()
-                        .any(|i| i != j && is_a[i] && self.pair_ok(rule, case, i, j))
-                }));
-                bad.sort_unstable();
-                match bad.first() {
+                for j in (0..n).filter(|&j| is_t[j]) {
+                    let hi = if forward_only { j } else { n };
+                    if !(0..hi).any(|i| i != j && is_a[i] && self.pair_ok(rule, case, i, j)) {
+                        bad += 1;
+                        first = Some(first.map_or(j, |f| f.min(j)));
+                    }
+                }
+                match first {
                     None => Outcome::fulfilled(total),
-                    Some(&f) => Outcome {
-                        verdict: Verdict::Violated,
-                        activations: total,
-                        violations: bad.len() as u32,
-                        evidence: Some((f, None)),
-                    },
+                    Some(f) => Outcome::violated(total, bad, (f, None)),
                 }
             }
             Template::NotCoExistence => {
                 let total = count + is_t.iter().filter(|&&t| t).count() as u32;
-                let pairs: Vec<(usize, usize)> = acts
-                    .iter()
-                    .flat_map(|&i| (0..n).filter(move |&j| fulfils(i, j)).map(move |j| (i, j)))
-                    .collect();
-                negative(pairs, total)
+                negative(&|i| (0..n).find(|&j| fulfils(i, j)), total)
             }
-            Template::NotRespondedExistence => negative(
-                acts.iter()
-                    .flat_map(|&i| (0..n).filter(move |&j| fulfils(i, j)).map(move |j| (i, j)))
-                    .collect(),
-                count,
-            ),
-            Template::NotResponse | Template::NotSuccession => negative(
-                acts.iter()
-                    .flat_map(|&i| {
-                        (i + 1..n)
-                            .filter(move |&j| fulfils(i, j))
-                            .map(move |j| (i, j))
-                    })
-                    .collect(),
-                count,
-            ),
-            Template::NotPrecedence => negative(
-                acts.iter()
-                    .flat_map(|&i| (0..i).filter(move |&j| fulfils(i, j)).map(move |j| (i, j)))
-                    .collect(),
-                count,
-            ),
+            Template::NotRespondedExistence => {
+                negative(&|i| (0..n).find(|&j| fulfils(i, j)), count)
+            }
+            Template::NotResponse | Template::NotSuccession => {
+                negative(&|i| (i + 1..n).find(|&j| fulfils(i, j)), count)
+            }
+            Template::NotPrecedence => negative(&|i| (0..i).rev().find(|&j| fulfils(i, j)), count),
             Template::NotChainResponse => negative(
-                acts.iter()
-                    .filter(|&&i| i + 1 < n && fulfils(i, i + 1))
-                    .map(|&i| (i, i + 1))
-                    .collect(),
+                &|i| (i + 1 < n && fulfils(i, i + 1)).then_some(i + 1),
                 count,
             ),
-            Template::NotChainPrecedence => negative(
-                acts.iter()
-                    .filter(|&&i| i >= 1 && fulfils(i, i - 1))
-                    .map(|&i| (i, i - 1))
-                    .collect(),
-                count,
-            ),
+            Template::NotChainPrecedence => {
+                negative(&|i| (i >= 1 && fulfils(i, i - 1)).then(|| i - 1), count)
+            }
         }
     }
 
@@ -447,6 +392,15 @@ impl Outcome {
             activations,
             violations: 0,
             evidence: None,
+        }
+    }
+
+    fn violated(activations: u32, violations: u32, evidence: (usize, Option<usize>)) -> Outcome {
+        Outcome {
+            verdict: Verdict::Violated,
+            activations,
+            violations,
+            evidence: Some(evidence),
         }
     }
 

@@ -62,7 +62,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -74,13 +74,13 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        lo + (self.next() % (hi - lo + 1) as u64) as i64
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
     }
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[(self.next() % xs.len() as u64) as usize]
+        &xs[(self.next_u64() % xs.len() as u64) as usize]
     }
 }
 
@@ -302,10 +302,13 @@ fn col(name: &str) -> usize {
     COLUMNS.iter().position(|c| *c == name).unwrap_or(0)
 }
 
+/// An event under construction: instant, activity, (column, value) pairs.
+type Draft = (Micros, &'static str, Vec<(usize, String)>);
+
 /// One order's events under construction.
 struct Order {
     case: u64,
-    events: Vec<(Micros, &'static str, Vec<(usize, String)>)>,
+    events: Vec<Draft>,
 }
 
 impl Order {

@@ -18,7 +18,6 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::engine::Ev;
@@ -131,37 +130,107 @@ pub struct ReadStats {
     pub columns: [String; 3],
 }
 
-/// The events of one case, in input order.
-#[derive(Debug, Default)]
-pub struct CaseBuf {
+/// One shard of the cases: flat arrays, no per-case allocation. A case is an index
+/// into `first_t`/`name_end`; its events are the entries of `evs` whose `ev_case` is
+/// that index, in input order, each followed in `attrs` by as many values as its
+/// activity stores. Flat arrays keep memory at ~20 bytes per event plus the values,
+/// and the pages a growing array has reserved but not yet written cost nothing.
+#[derive(Default)]
+pub struct Shard {
+    table: hashbrown::HashTable<u32>,
+    names: String,
+    name_end: Vec<u32>,
     /// Earliest instant of any of the case's events (kept or not): decides the period.
-    pub first_t: Micros,
+    pub first_t: Vec<Micros>,
+    pub ev_case: Vec<u32>,
     pub evs: Vec<Ev>,
     pub attrs: Vec<u32>,
 }
 
+impl Shard {
+    pub fn cases(&self) -> usize {
+        self.first_t.len()
+    }
+
+    pub fn name(&self, case: u32) -> &str {
+        let i = case as usize;
+        let start = if i == 0 {
+            0
+        } else {
+            self.name_end[i - 1] as usize
+        };
+        &self.names[start..self.name_end[i] as usize]
+    }
+
+    fn case_index(&mut self, name: &str, hash: u64, t: Micros) -> u32 {
+        let Shard {
+            table,
+            names,
+            name_end,
+            first_t,
+            ..
+        } = self;
+        let name_of = |i: u32| {
+            let i = i as usize;
+            let start = if i == 0 { 0 } else { name_end[i - 1] as usize };
+            &names[start..name_end[i] as usize]
+        };
+        if let Some(&i) = table.find(hash, |&i| name_of(i) == name) {
+            first_t[i as usize] = first_t[i as usize].min(t);
+            return i;
+        }
+        let i = first_t.len() as u32;
+        names.push_str(name);
+        name_end.push(names.len() as u32);
+        first_t.push(t);
+        let (names, name_end) = (&*names, &*name_end);
+        table.insert_unique(hash, i, |&j| {
+            let j = j as usize;
+            let start = if j == 0 { 0 } else { name_end[j - 1] as usize };
+            case_hash(&names[start..name_end[j] as usize])
+        });
+        i
+    }
+}
+
+fn case_hash(case: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(case)
+}
+
 /// Cases by id, sharded so reader threads rarely wait on each other.
 pub struct Store {
-    pub shards: Vec<Mutex<FxHashMap<Box<str>, CaseBuf>>>,
+    pub shards: Vec<Mutex<Shard>>,
 }
 
 impl Default for Store {
     fn default() -> Self {
         Store {
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(FxHashMap::default()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 }
 
-fn shard_of(case: &str) -> usize {
-    use std::hash::BuildHasher;
-    (rustc_hash::FxBuildHasher.hash_one(case) >> 40) as usize % SHARDS
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize % SHARDS
 }
 
 impl Store {
-    pub fn into_shards(self) -> Vec<FxHashMap<Box<str>, CaseBuf>> {
+    /// Reserves room for about `events` events, so the arrays are not copied while
+    /// they grow (a copy briefly holds both, which is what sets peak memory).
+    pub fn reserve(&self, events: usize) {
+        let per = events / SHARDS + events / SHARDS / 16 + 64;
+        for m in &self.shards {
+            let mut s = match m.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            s.evs.reserve(per);
+            s.ev_case.reserve(per);
+        }
+    }
+
+    pub fn into_shards(self) -> Vec<Shard> {
         self.shards
             .into_iter()
             .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
@@ -177,14 +246,20 @@ struct Plan {
     default_offset: Option<i32>,
 }
 
+/// An event parsed but not yet stored: case id range in `Sink::case_bytes`, the
+/// id's hash, the event, its values' range in `Sink::batch_attrs`.
+type Pending = (u32, u32, u64, Ev, u32, u32);
+
 /// Per-thread state: local interner, batches per shard, error bookkeeping.
 struct Sink<'a> {
     set: &'a RuleSet,
     plan: &'a Plan,
     store: &'a Store,
     values: LocalInterner<'a>,
-    batch: Vec<Vec<(Box<str>, Ev, u32, u32, Micros)>>,
+    /// Per shard: events waiting for the shard's lock.
+    batch: Vec<Vec<Pending>>,
     batch_attrs: Vec<u32>,
+    case_bytes: String,
     stats: ReadStats,
     first_error: Option<RowError>,
     strict_line: &'a AtomicU64,
@@ -207,6 +282,7 @@ impl<'a> Sink<'a> {
             values: LocalInterner::new(interner),
             batch: (0..SHARDS).map(|_| Vec::new()).collect(),
             batch_attrs: Vec::new(),
+            case_bytes: String::new(),
             stats: ReadStats {
                 seen_slots: vec![false; set.slots.names.len()],
                 ..Default::default()
@@ -252,7 +328,7 @@ impl<'a> Sink<'a> {
         columns: &[&str; 3],
         attr: &mut dyn FnMut(u16) -> Option<std::borrow::Cow<'s, str>>,
     ) {
-        let case = case.trim();
+        let case = case.trim_ascii();
         if case.is_empty() {
             return self.error(
                 line,
@@ -261,7 +337,7 @@ impl<'a> Sink<'a> {
                 "the case id is empty".into(),
             );
         }
-        let activity = activity.trim();
+        let activity = activity.trim_ascii();
         if activity.is_empty() {
             return self.error(
                 line,
@@ -319,11 +395,11 @@ impl<'a> Sink<'a> {
             self.stats.events_kept += 1;
             for &slot in &self.plan.slots_by_act[act as usize] {
                 let id = match attr(slot) {
-                    Some(v) if !v.trim().is_empty() => {
+                    Some(v) if !v.trim_ascii().is_empty() => {
                         if let Some(s) = self.stats.seen_slots.get_mut(slot as usize) {
                             *s = true;
                         }
-                        self.values.intern(v.trim())
+                        self.values.intern(v.trim_ascii())
                     }
                     _ => 0,
                 };
@@ -337,7 +413,11 @@ impl<'a> Sink<'a> {
             off: off as i16,
         };
         let end = self.batch_attrs.len() as u32;
-        self.batch[shard_of(case)].push((case.into(), ev, start, end, t));
+        let c0 = self.case_bytes.len() as u32;
+        self.case_bytes.push_str(case);
+        let c1 = self.case_bytes.len() as u32;
+        let hash = case_hash(case);
+        self.batch[shard_of(hash)].push((c0, c1, hash, ev, start, end));
     }
 
     fn flush(&mut self) {
@@ -349,23 +429,20 @@ impl<'a> Sink<'a> {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
-            for (case, ev, a, b, t) in items.drain(..) {
-                let buf = match shard.get_mut(&*case) {
-                    Some(b) => b,
-                    None => shard.entry(case).or_insert_with(|| CaseBuf {
-                        first_t: t,
-                        ..Default::default()
-                    }),
-                };
-                buf.first_t = buf.first_t.min(t);
+            for (c0, c1, hash, ev, a, b) in items.drain(..) {
+                let case = &self.case_bytes[c0 as usize..c1 as usize];
+                let idx = shard.case_index(case, hash, ev.t);
                 if ev.act != u16::MAX {
-                    buf.evs.push(ev);
-                    buf.attrs
+                    shard.ev_case.push(idx);
+                    shard.evs.push(ev);
+                    shard
+                        .attrs
                         .extend_from_slice(&self.batch_attrs[a as usize..b as usize]);
                 }
             }
         }
         self.batch_attrs.clear();
+        self.case_bytes.clear();
     }
 }
 
@@ -409,14 +486,15 @@ pub fn read(
             });
         }
     };
+    let hint = if gz { 0 } else { size };
     let plan = Plan {
         slots_by_act: set.slots_by_activity(),
         keep_all: set.needs_all_events(),
         default_offset: opts.default_offset,
     };
     let mut stats = match format {
-        Format::Csv => read_chunked(input, &shown, set, opts, &plan, store, true)?,
-        Format::Jsonl => read_chunked(input, &shown, set, opts, &plan, store, false)?,
+        Format::Csv => read_chunked(input, &shown, set, opts, &plan, store, true, hint)?,
+        Format::Jsonl => read_chunked(input, &shown, set, opts, &plan, store, false, hint)?,
         Format::Xes => read_xes(input, &shown, set, opts, &plan, store)?,
     };
     stats.format = Some(format);
@@ -512,6 +590,7 @@ fn attribute_columns(header: &[String], set: &RuleSet) -> Vec<Option<usize>> {
     cols
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_chunked(
     mut input: Box<dyn Read + Send>,
     path: &str,
@@ -520,6 +599,7 @@ fn read_chunked(
     plan: &Plan,
     store: &Store,
     csv: bool,
+    size_hint: u64,
 ) -> Result<ReadStats, ReadError> {
     let io = |source| ReadError::Io {
         path: path.to_string(),
@@ -604,6 +684,11 @@ fn read_chunked(
             attrs,
             width: header.len(),
         });
+    }
+    // Size hint from the first block's line length (plain files only).
+    if size_hint > 0 && !buf.is_empty() {
+        let lines = memchr::memchr_iter(b'\n', &buf).count().max(1);
+        store.reserve((size_hint as f64 * lines as f64 / buf.len() as f64) as usize);
     }
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism()

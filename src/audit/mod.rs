@@ -181,19 +181,26 @@ pub fn check_log(
     opts: &AuditOptions,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<WorkflowResult, ReadError> {
+    let started = std::time::Instant::now();
     let store = Store::default();
     let stats = log::read(path, &set, &opts.read, &store, progress)?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        events = stats.events,
+        "read"
+    );
     let interner = std::mem::take(&mut set.interner);
     let values = interner.freeze(opts.read.default_offset);
     let slots_by_act = set.slots_by_activity();
     let checker = Checker::new(&set.rules, &values, &slots_by_act, set.slots.names.len());
     let shards = store.into_shards();
     let (accs, counts) = check_shards(shards, &checker, &set, opts);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "checked");
     Ok(build_result(path, &set, stats, accs, counts, opts))
 }
 
 fn check_shards(
-    shards: Vec<rustc_hash::FxHashMap<Box<str>, log::CaseBuf>>,
+    shards: Vec<log::Shard>,
     checker: &Checker<'_>,
     set: &RuleSet,
     opts: &AuditOptions,
@@ -213,11 +220,9 @@ fn check_shards(
                     let mut accs: Vec<Acc> = (0..set.rules.len()).map(|_| Acc::default()).collect();
                     let mut counts = CaseCounts::default();
                     let mut scratch = Scratch::default();
-                    let mut order: Vec<usize> = Vec::new();
                     let mut evs: Vec<Ev> = Vec::new();
                     let mut attrs: Vec<u32> = Vec::new();
                     let mut attr_at: Vec<u32> = Vec::new();
-                    let mut starts: Vec<u32> = Vec::new();
                     loop {
                         let shard = {
                             let mut q = match queue.lock() {
@@ -227,69 +232,17 @@ fn check_shards(
                             q.pop()
                         };
                         let Some(shard) = shard else { break };
-                        for (case_id, buf) in shard {
-                            counts.total += 1;
-                            if opts.from.is_some_and(|f| buf.first_t < f)
-                                || opts.to.is_some_and(|t| buf.first_t >= t)
-                            {
-                                counts.outside_period += 1;
-                                continue;
-                            }
-                            counts.checked += 1;
-                            // Attribute offsets in input order, then sort by instant
-                            // (ties: input line).
-                            starts.clear();
-                            let mut at = 0u32;
-                            for e in &buf.evs {
-                                starts.push(at);
-                                at += stored.get(e.act as usize).copied().unwrap_or(0) as u32;
-                            }
-                            order.clear();
-                            order.extend(0..buf.evs.len());
-                            order.sort_by_key(|&i| (buf.evs[i].t, buf.evs[i].line));
-                            evs.clear();
-                            attr_at.clear();
-                            attrs.clear();
-                            for &i in &order {
-                                evs.push(buf.evs[i]);
-                                attr_at.push(attrs.len() as u32);
-                                let n = stored.get(buf.evs[i].act as usize).copied().unwrap_or(0);
-                                let s0 = starts[i] as usize;
-                                attrs.extend_from_slice(buf.attrs.get(s0..s0 + n).unwrap_or(&[]));
-                            }
-                            let case = Case {
-                                evs: &evs,
-                                attrs: &attrs,
-                                attr_at: &attr_at,
-                            };
-                            for (r, acc) in accs.iter_mut().enumerate() {
-                                let o = checker.check(r, &case, &mut scratch);
-                                acc.checked += 1;
-                                acc.activations += o.activations as u64;
-                                match o.verdict {
-                                    Verdict::Vacuous => acc.vacuous += 1,
-                                    Verdict::Fulfilled => acc.fulfilled += 1,
-                                    Verdict::Violated => {
-                                        acc.violated += 1;
-                                        acc.violations += o.violations as u64;
-                                        let eref = |i: usize| {
-                                            let e = &evs[i];
-                                            EventRef {
-                                                activity: set.activities.name(e.act).to_string(),
-                                                time: time::format_instant(e.t, e.off as i32),
-                                                line: e.line,
-                                            }
-                                        };
-                                        acc.cases.push(Violation {
-                                            case: case_id.to_string(),
-                                            event: o.evidence.map(|(i, _)| eref(i)),
-                                            target: o.evidence.and_then(|(_, j)| j).map(eref),
-                                            count: o.violations,
-                                        });
-                                    }
-                                }
-                            }
-                        }
+                        check_shard(
+                            &shard,
+                            checker,
+                            set,
+                            opts,
+                            stored,
+                            &mut accs,
+                            &mut counts,
+                            &mut scratch,
+                            (&mut evs, &mut attrs, &mut attr_at),
+                        );
                     }
                     (accs, counts)
                 })
@@ -320,6 +273,90 @@ fn check_shards(
         a.cases.sort_by(|x, y| x.case.cmp(&y.case));
     }
     (accs, counts)
+}
+
+/// Sorts one shard's events by (case, instant, input line) and checks each case.
+#[allow(clippy::too_many_arguments)]
+fn check_shard(
+    shard: &log::Shard,
+    checker: &Checker<'_>,
+    set: &RuleSet,
+    opts: &AuditOptions,
+    stored: &[usize],
+    accs: &mut [Acc],
+    counts: &mut CaseCounts,
+    scratch: &mut Scratch,
+    (evs, attrs, attr_at): (&mut Vec<Ev>, &mut Vec<u32>, &mut Vec<u32>),
+) {
+    let n_stored = |act: u16| stored.get(act as usize).copied().unwrap_or(0);
+    // Where each event's values start, in input order.
+    let mut value_at: Vec<u32> = Vec::with_capacity(shard.evs.len());
+    let mut at = 0u32;
+    for e in &shard.evs {
+        value_at.push(at);
+        at += n_stored(e.act) as u32;
+    }
+    let mut order: Vec<u32> = (0..shard.evs.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| {
+        let e = &shard.evs[i as usize];
+        (shard.ev_case[i as usize], e.t, e.line)
+    });
+    let mut cursor = 0;
+    for case_idx in 0..shard.cases() as u32 {
+        let begin = cursor;
+        while cursor < order.len() && shard.ev_case[order[cursor] as usize] == case_idx {
+            cursor += 1;
+        }
+        counts.total += 1;
+        let first_t = shard.first_t[case_idx as usize];
+        if opts.from.is_some_and(|f| first_t < f) || opts.to.is_some_and(|t| first_t >= t) {
+            counts.outside_period += 1;
+            continue;
+        }
+        counts.checked += 1;
+        evs.clear();
+        attrs.clear();
+        attr_at.clear();
+        for &i in &order[begin..cursor] {
+            let e = shard.evs[i as usize];
+            evs.push(e);
+            attr_at.push(attrs.len() as u32);
+            let v0 = value_at[i as usize] as usize;
+            attrs.extend_from_slice(shard.attrs.get(v0..v0 + n_stored(e.act)).unwrap_or(&[]));
+        }
+        let case = Case {
+            evs,
+            attrs,
+            attr_at,
+        };
+        for (r, acc) in accs.iter_mut().enumerate() {
+            let o = checker.check(r, &case, scratch);
+            acc.checked += 1;
+            acc.activations += o.activations as u64;
+            match o.verdict {
+                Verdict::Vacuous => acc.vacuous += 1,
+                Verdict::Fulfilled => acc.fulfilled += 1,
+                Verdict::Violated => {
+                    acc.violated += 1;
+                    acc.violations += o.violations as u64;
+                    let eref = |i: usize| {
+                        let e = &evs[i];
+                        EventRef {
+                            activity: set.activities.label(e.act).to_string(),
+                            time: time::format_instant(e.t, e.off as i32),
+                            line: e.line,
+                        }
+                    };
+                    acc.cases.push(Violation {
+                        case: shard.name(case_idx).to_string(),
+                        event: o.evidence.map(|(i, _)| eref(i)),
+                        target: o.evidence.and_then(|(_, j)| j).map(eref),
+                        count: o.violations,
+                    });
+                }
+            }
+        }
+    }
 }
 
 fn build_result(

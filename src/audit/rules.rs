@@ -32,7 +32,7 @@ static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 
 /// The Declare / MP-Declare templates. See `docs/audit-rules.md` for the exact
 /// semantics of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Template {
     Existence,
@@ -229,6 +229,9 @@ pub struct Rule {
 #[derive(Debug, Clone, Default)]
 pub struct Activities {
     pub names: Vec<String>,
+    /// Display name per id: the first log name declared (the 表1 name), else the
+    /// canonical name.
+    pub labels: Vec<String>,
     pub aliases: FxHashMap<String, u16>,
 }
 
@@ -236,6 +239,7 @@ impl Activities {
     fn new() -> Self {
         Activities {
             names: vec!["(other)".into()],
+            labels: vec!["(other)".into()],
             aliases: FxHashMap::default(),
         }
     }
@@ -245,13 +249,25 @@ impl Activities {
             return id;
         }
         self.names.push(canonical.to_string());
+        self.labels.push(canonical.to_string());
         let id = (self.names.len() - 1) as u16;
         self.aliases.insert(canonical.to_string(), id);
         id
     }
 
     pub fn id(&self, log_name: &str) -> u16 {
-        self.aliases.get(log_name.trim()).copied().unwrap_or(0)
+        self.aliases
+            .get(log_name.trim_ascii())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// What users call the activity (the first log name declared for it).
+    pub fn label(&self, id: u16) -> &str {
+        self.labels
+            .get(id as usize)
+            .map(String::as_str)
+            .unwrap_or("(other)")
     }
 
     pub fn name(&self, id: u16) -> &str {
@@ -476,6 +492,9 @@ impl RuleSet {
         for (file, text, raw) in &parsed {
             for (canon, names) in &raw.activities {
                 let id = set.activities.declare(canon);
+                if let Some(first) = names.list().first() {
+                    set.activities.labels[id as usize] = first.trim().to_string();
+                }
                 for alias in names.list() {
                     let alias = alias.trim().to_string();
                     if let Some((other, other_file)) = alias_owner.get(&alias)

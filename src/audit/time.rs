@@ -88,7 +88,7 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
 /// Returns (instant, offset in minutes). `default_offset` (minutes) applies to
 /// timestamps written without an offset; without it they are an error.
 pub fn parse_instant(s: &str, default_offset: Option<i32>) -> Result<(Micros, i32), TimeError> {
-    let b = s.trim().as_bytes();
+    let b = s.trim_ascii().as_bytes();
     let y = digits(b, 0, 4).ok_or(TimeError::Syntax)? as i64;
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
         return Err(TimeError::Syntax);

@@ -18,8 +18,9 @@ const SHARDS: usize = 16;
 
 #[derive(Default)]
 struct Shard {
+    /// Text → id; the texts are recovered from the keys when freezing, so each
+    /// value is allocated once.
     map: FxHashMap<Box<str>, u32>,
-    texts: Vec<Box<str>>,
 }
 
 /// Text → id, safe to use from many threads. Id 0 means "absent".
@@ -50,16 +51,15 @@ impl Interner {
         if let Some(&id) = shard.map.get(text) {
             return id;
         }
-        let local = shard.texts.len() as u32;
+        let local = shard.map.len() as u32;
         let id = local * SHARDS as u32 + s as u32 + 1;
-        shard.texts.push(text.into());
         shard.map.insert(text.into(), id);
         id
     }
 
     /// Freezes into a table indexed by id, parsing each text once.
     pub fn freeze(self, default_offset: Option<i32>) -> ValueTable {
-        let mut shards: Vec<Shard> = self
+        let shards: Vec<Shard> = self
             .shards
             .into_iter()
             .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
@@ -67,46 +67,64 @@ impl Interner {
         let max = shards
             .iter()
             .enumerate()
-            .map(|(s, sh)| sh.texts.len() * SHARDS + s + 1)
+            .map(|(s, sh)| sh.map.len() * SHARDS + s + 1)
             .max()
             .unwrap_or(0);
         let mut entries: Vec<Entry> = (0..=max).map(|_| Entry::default()).collect();
-        for (s, sh) in shards.iter_mut().enumerate() {
-            for (i, text) in std::mem::take(&mut sh.texts).into_iter().enumerate() {
-                entries[i * SHARDS + s + 1] = Entry::new(text, default_offset);
+        for sh in shards {
+            for (text, id) in sh.map {
+                entries[id as usize] = Entry::new(text, default_offset);
             }
         }
         ValueTable { entries }
     }
 }
 
+/// A value's text and what it parses as: 32 bytes, since a log can hold millions of
+/// distinct values (timestamps, policy numbers).
 #[derive(Debug, Default)]
 struct Entry {
     text: Box<str>,
-    num: Option<f64>,
-    time: Option<Micros>,
-    boolean: Option<bool>,
+    /// `NUM`/`TIME`/`TRUE`/`FALSE` bits saying which readings exist.
+    kinds: u8,
+    /// Bits of the number (f64) …
+    num: u64,
+    /// … and the instant, when the text is one.
+    time: i64,
 }
+
+const NUM: u8 = 1;
+const TIME: u8 = 2;
+const TRUE: u8 = 4;
+const FALSE: u8 = 8;
 
 impl Entry {
     fn new(text: Box<str>, default_offset: Option<i32>) -> Entry {
-        let t = text.trim();
-        let num = t.parse::<f64>().ok().filter(|n| n.is_finite());
-        let time = if t.len() >= 16 && t.as_bytes()[4] == b'-' {
-            time::parse_instant(t, default_offset).ok().map(|x| x.0)
-        } else {
-            None
-        };
-        let boolean = match t {
-            "true" | "TRUE" | "True" | "是" => Some(true),
-            "false" | "FALSE" | "False" | "否" => Some(false),
-            _ => None,
+        let t = text.trim_ascii();
+        let mut kinds = 0;
+        let mut num = 0;
+        let mut time = 0;
+        if let Some(n) = t.parse::<f64>().ok().filter(|n| n.is_finite()) {
+            kinds |= NUM;
+            num = n.to_bits();
+        }
+        if t.len() >= 16
+            && t.as_bytes()[4] == b'-'
+            && let Ok((x, _)) = time::parse_instant(t, default_offset)
+        {
+            kinds |= TIME;
+            time = x;
+        }
+        kinds |= match t {
+            "true" | "TRUE" | "True" | "是" => TRUE,
+            "false" | "FALSE" | "False" | "否" => FALSE,
+            _ => 0,
         };
         Entry {
             text,
+            kinds,
             num,
             time,
-            boolean,
         }
     }
 }
@@ -135,13 +153,20 @@ impl Values for ValueTable {
             .unwrap_or("")
     }
     fn num(&self, id: u32) -> Option<f64> {
-        self.entries.get(id as usize).and_then(|e| e.num)
+        let e = self.entries.get(id as usize)?;
+        (e.kinds & NUM != 0).then(|| f64::from_bits(e.num))
     }
     fn time(&self, id: u32) -> Option<Micros> {
-        self.entries.get(id as usize).and_then(|e| e.time)
+        let e = self.entries.get(id as usize)?;
+        (e.kinds & TIME != 0).then_some(e.time)
     }
     fn boolean(&self, id: u32) -> Option<bool> {
-        self.entries.get(id as usize).and_then(|e| e.boolean)
+        let e = self.entries.get(id as usize)?;
+        match e.kinds & (TRUE | FALSE) {
+            TRUE => Some(true),
+            FALSE => Some(false),
+            _ => None,
+        }
     }
 }
 
@@ -167,7 +192,7 @@ impl<'a> LocalInterner<'a> {
         let id = self.shared.intern(text);
         // High-cardinality values (policy numbers, timestamps) would make the cache
         // as large as the table; stop caching past a bound.
-        if self.cache.len() < 1 << 16 {
+        if self.cache.len() < 1 << 12 {
             self.cache.insert(text.as_bytes().into(), id);
         }
         id

@@ -23,7 +23,7 @@ pub struct AuditArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
     /// Check an order event log (CSV, JSON Lines, XES; .gz too) against workflow rules.
-    Workflow(WorkflowArgs),
+    Workflow(Box<WorkflowArgs>),
     /// Validate rule files and their clause bindings; list the rules.
     Rules(RulesArgs),
 }
@@ -121,7 +121,7 @@ pub struct DemoLogArgs {
 
 pub fn run_audit(args: AuditArgs, out: &mut dyn Write) -> Result<ExitCode> {
     match args.command {
-        AuditCommand::Workflow(a) => workflow(a, out),
+        AuditCommand::Workflow(a) => workflow(*a, out),
         AuditCommand::Rules(a) => rules_cmd(a, out),
     }
 }

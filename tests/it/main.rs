@@ -7,3 +7,4 @@ mod provisions;
 mod robustness;
 mod search;
 mod standards;
+mod workflow;
