@@ -1104,9 +1104,9 @@ pub fn normalize_clause(c: &str, standard: Option<&str>) -> Result<String, Strin
 /// Checks every rule's clauses against the standards: the clause must exist, and it
 /// should be a requirement (a rule on a 宜/可 provision is a warning: it cannot
 /// make the platform nonconforming).
-pub fn check_bindings(set: &RuleSet, standards: &Collection) -> Vec<Diagnostic> {
+pub fn check_bindings(rules: &[Rule], standards: &Collection) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for r in &set.rules {
+    for r in rules {
         for id in &r.clauses {
             let (code, number) = id.split_once('#').unwrap_or((id, ""));
             let Some(std) = standards.find(code) else {

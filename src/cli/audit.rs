@@ -126,7 +126,7 @@ pub fn run_audit(args: AuditArgs, out: &mut dyn Write) -> Result<ExitCode> {
     }
 }
 
-fn load_rules(paths: &[PathBuf], standards: Option<PathBuf>) -> Result<(RuleSet, Vec<Diagnostic>)> {
+fn load_rules(paths: &[PathBuf]) -> Result<RuleSet> {
     for p in paths {
         if !p.exists() {
             return Err(CliError::Usage(format!(
@@ -135,32 +135,30 @@ fn load_rules(paths: &[PathBuf], standards: Option<PathBuf>) -> Result<(RuleSet,
             )));
         }
     }
-    let set = match RuleSet::load(paths) {
-        Ok(s) => s,
-        Err(diags) => {
-            let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-            return Err(CliError::Usage(format!(
-                "the rule set has errors:\n{}",
-                text.join("\n")
-            )));
-        }
-    };
-    let mut diags = set.warnings.clone();
+    RuleSet::load(paths).map_err(|diags| {
+        let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        CliError::Usage(format!("the rule set has errors:\n{}", text.join("\n")))
+    })
+}
+
+/// Checks the rules' clauses against the standards: warnings come back, errors
+/// fail the command.
+fn check_bindings(rules: &[rules::Rule], standards: Option<PathBuf>) -> Result<Vec<Diagnostic>> {
     let dir = standards.unwrap_or_else(super::default_dir);
-    if dir.exists() {
+    let diags = if dir.exists() {
         let coll = Collection::load(&[dir], &[]).map_err(|source| CliError::Io {
             path: "standards".into(),
             source,
         })?;
-        diags.extend(rules::check_bindings(&set, &coll));
+        rules::check_bindings(rules, &coll)
     } else {
-        diags.push(Diagnostic::warning(
+        vec![Diagnostic::warning(
             "rules-clause-unchecked",
             &dir.display().to_string(),
             crate::diag::Pos::START,
             "standards directory not found: clause bindings were not checked",
-        ));
-    }
+        )]
+    };
     if diags.iter().any(Diagnostic::is_error) {
         let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
         return Err(CliError::Usage(format!(
@@ -168,11 +166,13 @@ fn load_rules(paths: &[PathBuf], standards: Option<PathBuf>) -> Result<(RuleSet,
             text.join("\n")
         )));
     }
-    Ok((set, diags))
+    Ok(diags)
 }
 
 fn rules_cmd(args: RulesArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let (set, diags) = load_rules(&args.rules, args.standards)?;
+    let set = load_rules(&args.rules)?;
+    let mut diags = set.warnings.clone();
+    diags.extend(check_bindings(&set.rules, args.standards)?);
     if args.json {
         let rules: Vec<serde_json::Value> = set
             .rules
@@ -237,9 +237,9 @@ fn rules_cmd(args: RulesArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn workflow(args: WorkflowArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let (set, diags) = load_rules(&args.rules, args.standards.clone())?;
+    let set = load_rules(&args.rules)?;
     if !args.json {
-        for d in &diags {
+        for d in &set.warnings {
             eprintln!("{d}");
         }
     }
@@ -306,8 +306,24 @@ fn workflow(args: WorkflowArgs, out: &mut dyn Write) -> Result<ExitCode> {
         pb
     });
     let started = std::time::Instant::now();
-    let result = audit::check_log(&args.log, set, &opts, progress.as_ref())
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    // The clause bindings are checked while the log is read: loading the standards
+    // takes a fixed ~0.2 s that a small log should not wait for. A binding error
+    // still fails the command.
+    let rules_copy = set.rules.clone();
+    let standards = args.standards.clone();
+    let (result, bindings) = std::thread::scope(|s| {
+        let bindings = s.spawn(move || check_bindings(&rules_copy, standards));
+        let result = audit::check_log(&args.log, set, &opts, progress.as_ref());
+        (result, bindings.join())
+    });
+    let bindings =
+        bindings.map_err(|_| CliError::Usage("checking the clause bindings failed".into()))??;
+    if !args.json {
+        for d in &bindings {
+            eprintln!("{d}");
+        }
+    }
+    let result = result.map_err(|e| CliError::Usage(e.to_string()))?;
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }

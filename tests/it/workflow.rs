@@ -495,7 +495,7 @@ rules:
 fn rule_bindings_are_checked_against_the_standards() {
     let coll = Collection::load(&[root().join("standards")], &[]).unwrap();
     let set = RuleSet::load(&[root().join("audits")]).unwrap();
-    let diags = rules::check_bindings(&set, &coll);
+    let diags = rules::check_bindings(&set.rules, &coll);
     assert!(
         diags.is_empty(),
         "shipped rules bind to requirement clauses: {diags:?}"
@@ -511,7 +511,7 @@ fn rule_bindings_are_checked_against_the_standards() {
         rec.id
     );
     let set = RuleSet::from_sources(&[("r.yaml".into(), yaml)]).unwrap();
-    let diags = rules::check_bindings(&set, &coll);
+    let diags = rules::check_bindings(&set.rules, &coll);
     let codes: Vec<(&str, bool)> = diags.iter().map(|d| (d.code, d.is_error())).collect();
     assert_eq!(
         codes,
