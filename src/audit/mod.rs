@@ -194,6 +194,12 @@ pub fn check_log(
     let slots_by_act = set.slots_by_activity();
     let checker = Checker::new(&set.rules, &values, &slots_by_act, set.slots.names.len());
     let shards = store.into_shards();
+    tracing::debug!(
+        values = values.len(),
+        stored_values = shards.iter().map(|s| s.attrs.len()).sum::<usize>(),
+        cases = shards.iter().map(|s| s.cases()).sum::<usize>(),
+        "stored"
+    );
     let (accs, counts) = check_shards(shards, &checker, &set, opts);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "checked");
     Ok(build_result(path, &set, stats, accs, counts, opts))

@@ -1,26 +1,53 @@
 //! Interned attribute values, shared by the reader threads.
 //!
 //! Reading interns every attribute value the rules look at (worker ids, colours,
-//! service types …) so an event stores 4-byte ids and a correlation is an integer
-//! compare. The interner is sharded (one lock per shard) and each reader keeps a small
-//! private cache in front of it, since most values repeat. After reading, the
-//! interner is frozen into a [`ValueTable`] in which every text has been parsed once
-//! as a number, a boolean and an instant.
+//! service types, appointment times …) so an event stores 4-byte ids and a
+//! correlation is an integer compare. A log can hold millions of distinct values
+//! (one appointment time per order), so texts live in one arena per shard — no
+//! allocation per value — and are hashed once. The interner is sharded (one lock per
+//! shard) and each reader keeps a small private cache in front of it, since
+//! low-cardinality values (colours, worker ids) repeat on every row. After reading,
+//! the interner is frozen into a [`ValueTable`] in which every text has been parsed
+//! once as a number, an instant and a boolean.
 
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
-use rustc_hash::{FxBuildHasher, FxHashMap};
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 use super::expr::Values;
 use super::time::{self, Micros};
 
 const SHARDS: usize = 16;
 
+/// Texts in one string; text `i` ends at `ends[i]`.
+#[derive(Default)]
+struct Arena {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Arena {
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    /// Text → id; the texts are recovered from the keys when freezing, so each
-    /// value is allocated once.
-    map: FxHashMap<Box<str>, u32>,
+    table: HashTable<u32>,
+    arena: Arena,
+}
+
+fn hash(text: &str) -> u64 {
+    FxBuildHasher.hash_one(text)
 }
 
 /// Text → id, safe to use from many threads. Id 0 means "absent".
@@ -36,61 +63,62 @@ impl Default for Interner {
     }
 }
 
-fn shard_of(text: &str) -> usize {
-    use std::hash::BuildHasher;
-    (FxBuildHasher.hash_one(text) as usize >> 7) % SHARDS
-}
-
 impl Interner {
     pub fn intern(&self, text: &str) -> u32 {
-        let s = shard_of(text);
-        let mut shard = match self.shards[s].lock() {
+        self.intern_hashed(text, hash(text))
+    }
+
+    fn intern_hashed(&self, text: &str, h: u64) -> u32 {
+        let s = (h >> 40) as usize % SHARDS;
+        let mut guard = match self.shards[s].lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if let Some(&id) = shard.map.get(text) {
-            return id;
-        }
-        let local = shard.map.len() as u32;
-        let id = local * SHARDS as u32 + s as u32 + 1;
-        shard.map.insert(text.into(), id);
-        id
+        let Shard { table, arena } = &mut *guard;
+        let local = match table.find(h, |&i| arena.get(i) == text) {
+            Some(&i) => i,
+            None => {
+                let i = arena.len() as u32;
+                arena.text.push_str(text);
+                arena.ends.push(arena.text.len() as u32);
+                let arena = &*arena;
+                table.insert_unique(h, i, |&j| hash(arena.get(j)));
+                i
+            }
+        };
+        local * SHARDS as u32 + s as u32 + 1
     }
 
     /// Freezes into a table indexed by id, parsing each text once.
     pub fn freeze(self, default_offset: Option<i32>) -> ValueTable {
-        let shards: Vec<Shard> = self
+        let arenas: Vec<Arena> = self
             .shards
             .into_iter()
-            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).arena)
             .collect();
-        let max = shards
+        let max = arenas
             .iter()
             .enumerate()
-            .map(|(s, sh)| sh.map.len() * SHARDS + s + 1)
+            .map(|(s, a)| a.len() * SHARDS + s + 1)
             .max()
             .unwrap_or(0);
-        let mut entries: Vec<Entry> = (0..=max).map(|_| Entry::default()).collect();
-        for sh in shards {
-            for (text, id) in sh.map {
-                entries[id as usize] = Entry::new(text, default_offset);
+        let mut meta = vec![Meta::default(); max + 1];
+        for (s, a) in arenas.iter().enumerate() {
+            for i in 0..a.len() {
+                meta[i * SHARDS + s + 1] = Meta::new(a.get(i as u32), default_offset);
             }
         }
-        ValueTable { entries }
+        ValueTable { arenas, meta }
     }
 }
 
-/// A value's text and what it parses as: 32 bytes, since a log can hold millions of
-/// distinct values (timestamps, policy numbers).
-#[derive(Debug, Default)]
-struct Entry {
-    text: Box<str>,
-    /// `NUM`/`TIME`/`TRUE`/`FALSE` bits saying which readings exist.
+/// What a text parses as: `NUM`/`TIME`/`TRUE`/`FALSE` bits and the value — the bits
+/// of the number or the instant (no text is both: an instant is not a float).
+/// 16 bytes, since there can be millions.
+#[derive(Debug, Default, Clone, Copy)]
+struct Meta {
     kinds: u8,
-    /// Bits of the number (f64) …
-    num: u64,
-    /// … and the instant, when the text is one.
-    time: i64,
+    value: i64,
 }
 
 const NUM: u8 = 1;
@@ -98,46 +126,39 @@ const TIME: u8 = 2;
 const TRUE: u8 = 4;
 const FALSE: u8 = 8;
 
-impl Entry {
-    fn new(text: Box<str>, default_offset: Option<i32>) -> Entry {
+impl Meta {
+    fn new(text: &str, default_offset: Option<i32>) -> Meta {
         let t = text.trim_ascii();
-        let mut kinds = 0;
-        let mut num = 0;
-        let mut time = 0;
+        let mut m = Meta::default();
         if let Some(n) = t.parse::<f64>().ok().filter(|n| n.is_finite()) {
-            kinds |= NUM;
-            num = n.to_bits();
-        }
-        if t.len() >= 16
+            m.kinds |= NUM;
+            m.value = n.to_bits() as i64;
+        } else if t.len() >= 16
             && t.as_bytes()[4] == b'-'
             && let Ok((x, _)) = time::parse_instant(t, default_offset)
         {
-            kinds |= TIME;
-            time = x;
+            m.kinds |= TIME;
+            m.value = x;
         }
-        kinds |= match t {
+        m.kinds |= match t {
             "true" | "TRUE" | "True" | "是" => TRUE,
             "false" | "FALSE" | "False" | "否" => FALSE,
             _ => 0,
         };
-        Entry {
-            text,
-            kinds,
-            num,
-            time,
-        }
+        m
     }
 }
 
 /// The frozen value table the engine evaluates against.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ValueTable {
-    entries: Vec<Entry>,
+    arenas: Vec<Arena>,
+    meta: Vec<Meta>,
 }
 
 impl ValueTable {
     pub fn len(&self) -> usize {
-        self.entries.len().saturating_sub(1)
+        self.meta.len().saturating_sub(1)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -147,22 +168,26 @@ impl ValueTable {
 
 impl Values for ValueTable {
     fn text(&self, id: u32) -> &str {
-        self.entries
-            .get(id as usize)
-            .map(|e| &*e.text)
-            .unwrap_or("")
+        if id == 0 {
+            return "";
+        }
+        let k = id as usize - 1;
+        match self.arenas.get(k % SHARDS) {
+            Some(a) if k / SHARDS < a.len() => a.get((k / SHARDS) as u32),
+            _ => "",
+        }
     }
     fn num(&self, id: u32) -> Option<f64> {
-        let e = self.entries.get(id as usize)?;
-        (e.kinds & NUM != 0).then(|| f64::from_bits(e.num))
+        let m = self.meta.get(id as usize)?;
+        (m.kinds & NUM != 0).then(|| f64::from_bits(m.value as u64))
     }
     fn time(&self, id: u32) -> Option<Micros> {
-        let e = self.entries.get(id as usize)?;
-        (e.kinds & TIME != 0).then_some(e.time)
+        let m = self.meta.get(id as usize)?;
+        (m.kinds & TIME != 0).then_some(m.value)
     }
     fn boolean(&self, id: u32) -> Option<bool> {
-        let e = self.entries.get(id as usize)?;
-        match e.kinds & (TRUE | FALSE) {
+        let m = self.meta.get(id as usize)?;
+        match m.kinds & (TRUE | FALSE) {
             TRUE => Some(true),
             FALSE => Some(false),
             _ => None,
@@ -173,27 +198,38 @@ impl Values for ValueTable {
 /// A reader thread's private cache in front of the shared interner.
 pub struct LocalInterner<'a> {
     shared: &'a Interner,
-    cache: FxHashMap<Box<[u8]>, u32>,
+    cache: HashTable<(u32, u32)>,
+    arena: Arena,
 }
+
+/// Values cached per reader thread. High-cardinality values (timestamps, policy
+/// numbers) would make the cache as large as the table; past this bound new values
+/// go straight to the shared interner.
+const CACHE: usize = 4096;
 
 impl<'a> LocalInterner<'a> {
     pub fn new(shared: &'a Interner) -> Self {
         LocalInterner {
             shared,
-            cache: FxHashMap::default(),
+            cache: HashTable::new(),
+            arena: Arena::default(),
         }
     }
 
-    /// Interns `text` (already valid UTF-8 by construction of the caller).
     pub fn intern(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.cache.get(text.as_bytes()) {
+        let h = hash(text);
+        let arena = &self.arena;
+        if let Some(&(_, id)) = self.cache.find(h, |&(i, _)| arena.get(i) == text) {
             return id;
         }
-        let id = self.shared.intern(text);
-        // High-cardinality values (policy numbers, timestamps) would make the cache
-        // as large as the table; stop caching past a bound.
-        if self.cache.len() < 1 << 12 {
-            self.cache.insert(text.as_bytes().into(), id);
+        let id = self.shared.intern_hashed(text, h);
+        if self.arena.len() < CACHE {
+            let i = self.arena.len() as u32;
+            self.arena.text.push_str(text);
+            self.arena.ends.push(self.arena.text.len() as u32);
+            let arena = &self.arena;
+            self.cache
+                .insert_unique(h, (i, id), |&(j, _)| hash(arena.get(j)));
         }
         id
     }
@@ -209,13 +245,34 @@ mod tests {
         let a = i.intern("红");
         let b = i.intern("2023-10-09T09:00:00+08:00");
         let c = i.intern("500000");
+        let d = {
+            let mut local = LocalInterner::new(&i);
+            assert_eq!(local.intern("红"), a);
+            assert_eq!(local.intern("红"), a);
+            local.intern("true")
+        };
         assert_eq!(i.intern("红"), a);
         assert_ne!(a, 0);
         let t = i.freeze(None);
         assert_eq!(t.text(a), "红");
+        assert_eq!(t.text(b), "2023-10-09T09:00:00+08:00");
         assert_eq!(t.num(c), Some(500000.0));
         assert!(t.time(b).is_some());
         assert_eq!(t.time(a), None);
+        assert_eq!(t.boolean(d), Some(true));
         assert_eq!(t.text(0), "");
+        assert_eq!(t.text(u32::MAX), "");
+    }
+
+    #[test]
+    fn many_values_keep_distinct_ids() {
+        let i = Interner::default();
+        let ids: Vec<u32> = (0..10_000).map(|n| i.intern(&format!("v{n}"))).collect();
+        let again: Vec<u32> = (0..10_000).map(|n| i.intern(&format!("v{n}"))).collect();
+        assert_eq!(ids, again);
+        let t = i.freeze(None);
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(t.text(*id), format!("v{n}"));
+        }
     }
 }

@@ -862,3 +862,74 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn json_lines_and_xes_report_bad_records_by_line_or_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = || {
+        RuleSet::from_sources(&[(
+            "r.yaml".into(),
+            "rules:\n  - id: r\n    template: response\n    activation: a\n    target: b\n    correlation: [w]\n".into(),
+        )])
+        .unwrap()
+    };
+    let jsonl = dir.path().join("log.jsonl");
+    std::fs::write(
+        &jsonl,
+        concat!(
+            r#"{"case_id":"x","activity":"a","timestamp":"2023-10-09T09:00:00+08:00","w":7}"#,
+            "\n",
+            r#"{"case_id":"x","activity":"b","timestamp":"2023-10-09T09:01:00+08:00","w":7}"#,
+            "\n",
+            "{not json\n",
+            r#"{"case_id":"y","activity":"a"}"#,
+            "\n",
+            "\n",
+            r#"{"case_id":"y","activity":"a","timestamp":"2023-10-09T09:00:00+08:00","w":null}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let r = check_log(&jsonl, set(), &AuditOptions::default(), None).unwrap();
+    let s = &r.log.stats;
+    assert_eq!((s.events, s.rows_skipped), (3, 2));
+    let lines: Vec<u64> = s.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [3, 4]);
+    assert_eq!(s.errors[1].field.as_deref(), Some("timestamp"));
+    // Numbers correlate by their text; null is absent, so y's activation is unfulfilled.
+    assert_eq!(verdicts(&r), (1, 1, 0));
+
+    let xes = dir.path().join("log.xes");
+    std::fs::write(
+        &xes,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<log xes.version="1849-2016">
+  <trace>
+    <string key="concept:name" value="x"/>
+    <string key="w" value="W1"/>
+    <event><string key="concept:name" value="a"/><date key="time:timestamp" value="2023-10-09T09:00:00.000+08:00"/></event>
+    <event><string key="concept:name" value="b"/><date key="time:timestamp" value="2023-10-09T09:05:00.000+08:00"/></event>
+  </trace>
+  <trace>
+    <string key="concept:name" value="y"/>
+    <event><string key="concept:name" value="a"/><date key="time:timestamp" value="yesterday"/></event>
+    <event><string key="concept:name" value="a"/></event>
+  </trace>
+</log>
+"#,
+    )
+    .unwrap();
+    let r = check_log(&xes, set(), &AuditOptions::default(), None).unwrap();
+    let s = &r.log.stats;
+    assert_eq!((s.events, s.rows_skipped), (2, 2));
+    let events: Vec<u64> = s.errors.iter().map(|e| e.line).collect();
+    assert_eq!(events, [3, 4], "XES errors point at the event number");
+    // Trace attributes are inherited: both events of x carry w = W1.
+    assert_eq!(verdicts(&r), (1, 0, 0));
+    // Not XML at all.
+    std::fs::write(&xes, "<log><trace></log>").unwrap();
+    let err = check_log(&xes, set(), &AuditOptions::default(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not well-formed"), "{err}");
+}
