@@ -867,19 +867,22 @@ fn compare<V: Values>(op: CmpOp, l: Val<'_>, r: Val<'_>, vals: &V) -> Option<boo
     }
 }
 
-/// Does the expression mention `A.` or `T.` (for correlation checks)?
-pub fn mentions(e: &Expr, scope: Scope) -> bool {
+/// Calls `f` on `e` and every subexpression, depth first.
+pub fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
     match e {
-        Expr::Attr(s, _) | Expr::Time(s) => *s == scope,
-        Expr::Lit(_) => false,
-        Expr::Not(x) | Expr::Exists(x) | Expr::In(x, _) => mentions(x, scope),
+        Expr::Not(x) | Expr::Exists(x) | Expr::In(x, _) => walk(x, f),
         Expr::And(a, b)
         | Expr::Or(a, b)
         | Expr::Cmp(_, a, b)
         | Expr::Add(a, b)
         | Expr::Sub(a, b)
         | Expr::Contains(a, b)
-        | Expr::StartsWith(a, b) => mentions(a, scope) || mentions(b, scope),
+        | Expr::StartsWith(a, b) => {
+            walk(a, f);
+            walk(b, f);
+        }
+        Expr::Lit(_) | Expr::Attr(..) | Expr::Time(_) => {}
     }
 }
 

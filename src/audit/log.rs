@@ -644,33 +644,44 @@ fn read_chunked(
             .collect();
         first_line += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
         buf.drain(..end);
-        let case = pick(
-            &header,
-            opts.case_column.as_deref(),
-            set.log.case.as_deref(),
-            CASE_NAMES,
-            "case id",
-            "--case-column",
-            path,
-        )?;
-        let activity = pick(
-            &header,
-            opts.activity_column.as_deref(),
-            set.log.activity.as_deref(),
-            ACTIVITY_NAMES,
-            "activity",
-            "--activity-column",
-            path,
-        )?;
-        let timestamp = pick(
-            &header,
-            opts.timestamp_column.as_deref(),
-            set.log.timestamp.as_deref(),
-            TIMESTAMP_NAMES,
-            "timestamp",
-            "--timestamp-column",
-            path,
-        )?;
+        let mut cols = [0usize; 3];
+        for (slot, explicit, from_rules, defaults, what, flag) in [
+            (
+                0,
+                &opts.case_column,
+                &set.log.case,
+                CASE_NAMES,
+                "case id",
+                "--case-column",
+            ),
+            (
+                1,
+                &opts.activity_column,
+                &set.log.activity,
+                ACTIVITY_NAMES,
+                "activity",
+                "--activity-column",
+            ),
+            (
+                2,
+                &opts.timestamp_column,
+                &set.log.timestamp,
+                TIMESTAMP_NAMES,
+                "timestamp",
+                "--timestamp-column",
+            ),
+        ] {
+            cols[slot] = pick(
+                &header,
+                explicit.as_deref(),
+                from_rules.as_deref(),
+                defaults,
+                what,
+                flag,
+                path,
+            )?;
+        }
+        let [case, activity, timestamp] = cols;
         let attrs = attribute_columns(&header, set);
         csv_layout = Some(CsvLayout {
             names: [
@@ -985,7 +996,7 @@ fn parse_csv_chunk(
         } else {
             rec
         };
-        if fields.len() < l.width {
+        if fields.len() != l.width {
             sink.error(
                 this_line,
                 None,

@@ -396,27 +396,9 @@ struct RawRule {
 
 /// The rule files under `path` (or `path` itself): `*.yaml`/`*.yml`, sorted.
 pub fn find_rule_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
-    if std::fs::metadata(path)?.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut out = Vec::new();
-    let mut dirs = vec![path.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                continue;
-            }
-            if entry.file_type()?.is_dir() {
-                dirs.push(entry.path());
-            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-                out.push(entry.path());
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    crate::standard::collection::find_files_by(path, |name| {
+        name.ends_with(".yaml") || name.ends_with(".yml")
+    })
 }
 
 impl RuleSet {
@@ -632,7 +614,7 @@ impl RuleSet {
 }
 
 fn collect_slots(e: &Expr, out: &mut Vec<u16>) {
-    walk(e, &mut |x| {
+    expr::walk(e, &mut |x| {
         if let Expr::Attr(_, s) = x
             && !out.contains(s)
         {
@@ -642,7 +624,7 @@ fn collect_slots(e: &Expr, out: &mut Vec<u16>) {
 }
 
 fn collect_scoped_slots(e: &Expr, scope: expr::Scope, out: &mut Vec<u16>) {
-    walk(e, &mut |x| {
+    expr::walk(e, &mut |x| {
         if let Expr::Attr(s, slot) = x
             && *s == scope
             && !out.contains(slot)
@@ -650,24 +632,6 @@ fn collect_scoped_slots(e: &Expr, scope: expr::Scope, out: &mut Vec<u16>) {
             out.push(*slot);
         }
     });
-}
-
-fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
-    f(e);
-    match e {
-        Expr::Not(x) | Expr::Exists(x) | Expr::In(x, _) => walk(x, f),
-        Expr::And(a, b)
-        | Expr::Or(a, b)
-        | Expr::Cmp(_, a, b)
-        | Expr::Add(a, b)
-        | Expr::Sub(a, b)
-        | Expr::Contains(a, b)
-        | Expr::StartsWith(a, b) => {
-            walk(a, f);
-            walk(b, f);
-        }
-        Expr::Lit(_) | Expr::Attr(..) | Expr::Time(_) => {}
-    }
 }
 
 fn parse_file(file: &str, text: &str) -> Result<RawFile, Vec<Diagnostic>> {

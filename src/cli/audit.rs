@@ -484,7 +484,11 @@ fn print_result(out: &mut dyn Write, r: &WorkflowResult, show: usize) -> Result<
     for x in r.rules.iter().filter(|x| x.violated > 0) {
         w(
             out,
-            format!("\n{} — {} ({} violating cases)", x.id, x.title, x.violated),
+            if x.title.is_empty() {
+                format!("\n{} ({} violating cases)", x.id, x.violated)
+            } else {
+                format!("\n{} — {} ({} violating cases)", x.id, x.title, x.violated)
+            },
         )?;
         for v in x.violating_cases.iter().take(show) {
             let ev = v

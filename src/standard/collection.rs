@@ -21,6 +21,14 @@ pub struct Collection {
 /// The Markdown files under `path` (or `path` itself), sorted, skipping README files and
 /// hidden directories.
 pub fn find_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    find_files_by(path, |name| {
+        name.ends_with(".md") && !name.eq_ignore_ascii_case("README.md")
+    })
+}
+
+/// The files under `path` whose name `accept`s (or `path` itself when it is a file),
+/// sorted, skipping hidden files and directories.
+pub fn find_files_by(path: &Path, accept: impl Fn(&str) -> bool) -> std::io::Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -37,7 +45,7 @@ pub fn find_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
             }
             if entry.file_type()?.is_dir() {
                 dirs.push(p);
-            } else if name.ends_with(".md") && !name.eq_ignore_ascii_case("README.md") {
+            } else if accept(&name) {
                 out.push(p);
             }
         }

@@ -351,7 +351,8 @@ fn bad_rows_are_counted_with_lines_and_strict_mode_fails_on_the_first() {
          y,a\n\
          ,a,2023-10-09T09:00:00+08:00\n\
          \"z, quoted\",\"a\",2023-10-09T09:00:00+08:00\n\
-         w,,2023-10-09T09:00:00+08:00\n",
+         w,,2023-10-09T09:00:00+08:00\n\
+         v,a,2023-10-09T09:00:00+08:00,extra\n",
     )
     .unwrap();
     let set = || {
@@ -364,9 +365,14 @@ fn bad_rows_are_counted_with_lines_and_strict_mode_fails_on_the_first() {
     let r = check_log(&path, set(), &AuditOptions::default(), None).unwrap();
     let s = &r.log.stats;
     assert_eq!(s.events, 2);
-    assert_eq!(s.rows_skipped, 4);
+    assert_eq!(s.rows_skipped, 5);
     let lines: Vec<u64> = s.errors.iter().map(|e| e.line).collect();
-    assert_eq!(lines, [3, 4, 5, 7]);
+    assert_eq!(lines, [3, 4, 5, 7, 8]);
+    assert!(
+        s.errors[4].message.contains("4 fields, the header has 3"),
+        "{:?}",
+        s.errors[4]
+    );
     assert!(
         s.errors[0].message.contains("out of range"),
         "{:?}",
