@@ -939,3 +939,58 @@ fn json_lines_and_xes_report_bad_records_by_line_or_event() {
         .to_string();
     assert!(err.contains("not well-formed"), "{err}");
 }
+
+#[test]
+fn the_cli_period_includes_the_whole_last_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.csv");
+    let mut f = std::fs::File::create(&log).unwrap();
+    generate::generate(&Settings::new(2000, 9), OutFormat::Csv, &mut f).unwrap();
+    drop(f);
+    // Independently: each case's first instant, from the file.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut first: BTreeMap<String, i64> = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let mut cols = line.split(',');
+        let case = cols.next().unwrap().to_string();
+        let t = time::parse_instant(cols.nth(1).unwrap(), None).unwrap().0;
+        let e = first.entry(case).or_insert(t);
+        *e = (*e).min(t);
+    }
+    let from = time::parse_date_or_instant("2023-03-01", 480).unwrap();
+    let to = time::parse_date_or_instant("2023-04-01", 480).unwrap();
+    let expected = first.values().filter(|&&t| from <= t && t < to).count();
+    assert!(
+        expected > 100,
+        "about a twelfth of the orders start in March"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_biaozhun"))
+        .current_dir(root())
+        .args([
+            "audit",
+            "workflow",
+            "--json",
+            "--from",
+            "2023-03-01",
+            "--to",
+            "2023-03-31",
+            "--log",
+        ])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cases"]["checked"], expected as u64);
+    assert_eq!(v["cases"]["total"], 2000);
+    assert_eq!(v["period"]["from"], "2023-03-01T00:00:00+08:00");
+    assert_eq!(v["period"]["to"], "2023-04-01T00:00:00+08:00");
+    // Bad bounds are usage errors.
+    let o = Command::new(env!("CARGO_BIN_EXE_biaozhun"))
+        .current_dir(root())
+        .args(["audit", "workflow", "--from", "2023-03-32", "--log"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--from `2023-03-32`"));
+}
