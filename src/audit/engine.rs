@@ -148,6 +148,11 @@ impl<'r> Checker<'r> {
         }
     }
 
+    /// How many attribute values an event of `act` carries.
+    pub fn stored(&self, act: u16) -> usize {
+        self.stored.get(act as usize).copied().unwrap_or(0)
+    }
+
     fn ev<'a>(&'a self, case: &'a Case<'a>, i: usize) -> EvRef<'a> {
         let ev = &case.evs[i];
         let start = case.attr_at[i] as usize;

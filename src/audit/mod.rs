@@ -216,12 +216,10 @@ fn check_shards(
         .unwrap_or(2)
         .min(shards.len().max(1));
     let queue = std::sync::Mutex::new(shards);
-    let stored: Vec<usize> = set.slots_by_activity().iter().map(Vec::len).collect();
     let parts: Vec<(Vec<Acc>, CaseCounts)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 let queue = &queue;
-                let stored = &stored;
                 s.spawn(move || {
                     let mut accs: Vec<Acc> = (0..set.rules.len()).map(|_| Acc::default()).collect();
                     let mut counts = CaseCounts::default();
@@ -243,7 +241,6 @@ fn check_shards(
                             checker,
                             set,
                             opts,
-                            stored,
                             &mut accs,
                             &mut counts,
                             &mut scratch,
@@ -288,13 +285,12 @@ fn check_shard(
     checker: &Checker<'_>,
     set: &RuleSet,
     opts: &AuditOptions,
-    stored: &[usize],
     accs: &mut [Acc],
     counts: &mut CaseCounts,
     scratch: &mut Scratch,
     (evs, attrs, attr_at): (&mut Vec<Ev>, &mut Vec<u32>, &mut Vec<u32>),
 ) {
-    let n_stored = |act: u16| stored.get(act as usize).copied().unwrap_or(0);
+    let n_stored = |act: u16| checker.stored(act);
     // Where each event's values start, in input order.
     let mut value_at: Vec<u32> = Vec::with_capacity(shard.evs.len());
     let mut at = 0u32;
