@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod db;
 pub mod diag;
 pub mod library;
 pub mod search;

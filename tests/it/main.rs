@@ -1,6 +1,7 @@
 //! Integration tests: one binary (see ARCHITECTURE.md), one module per concern.
 
 mod cli;
+mod db;
 mod fixtures;
 mod library;
 mod provisions;

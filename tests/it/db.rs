@@ -1,0 +1,224 @@
+//! The database layer on both backends: a real SQLite file and a real PostgreSQL
+//! database (127.0.0.1:5432, database `test`), each test in its own schema so tests
+//! run in parallel without seeing each other's rows.
+
+use biaozhun::db::accounts::{Actor, Login, NewUser, Role};
+use biaozhun::db::{Backend, Db, sqlite_url};
+
+/// PostgreSQL server for tests; `BIAOZHUN_TEST_PG` overrides it.
+fn pg_base() -> String {
+    std::env::var("BIAOZHUN_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh database of each backend: (SQLite in a temp dir, PostgreSQL in a new schema).
+pub async fn both() -> (Vec<Db>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Db::open(&sqlite_url(&dir.path().join("bz.db")))
+        .await
+        .unwrap();
+    (vec![sqlite, fresh_pg().await], dir)
+}
+
+pub async fn fresh_pg() -> Db {
+    let schema = format!("t_{}", &biaozhun::db::accounts::random_token()[..16]);
+    sqlx::any::install_default_drivers();
+    // A plain connection: the schema is created before anything is migrated into it.
+    let admin = sqlx::AnyPool::connect(&pg_base()).await.expect(
+        "PostgreSQL at 127.0.0.1:5432 (database `test`) is required: start it with \
+         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let sep = if pg_base().contains('?') { '&' } else { '?' };
+    Db::open(&format!(
+        "{}{sep}options=-c%20search_path%3D{schema}",
+        pg_base()
+    ))
+    .await
+    .unwrap()
+}
+
+fn admin_actor() -> Actor {
+    Actor {
+        user_id: None,
+        username: "setup".into(),
+        ip: "127.0.0.1".into(),
+    }
+}
+
+#[tokio::test]
+async fn accounts_sessions_and_tokens_work_on_both_backends() {
+    let (dbs, _dir) = both().await;
+    let backends: Vec<Backend> = dbs.iter().map(|d| d.backend).collect();
+    assert_eq!(backends, [Backend::Sqlite, Backend::Postgres]);
+    for db in dbs {
+        let b = db.backend.name();
+        let by = admin_actor();
+        let u = db
+            .create_user(
+                &NewUser {
+                    username: "wangzhe",
+                    display_name: "王喆",
+                    password: "correct horse battery",
+                    role: Role::Reviewer,
+                    department: "标准化办公室",
+                },
+                &by,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (u.role, u.display_name.as_str(), u.active),
+            (Role::Reviewer, "王喆", true),
+            "{b}"
+        );
+        // Duplicate user names and weak passwords are refused.
+        let dup = db
+            .create_user(
+                &NewUser {
+                    username: "wangzhe",
+                    display_name: "x",
+                    password: "another long one",
+                    role: Role::Viewer,
+                    department: "",
+                },
+                &by,
+            )
+            .await;
+        assert!(dup.is_err(), "{b}");
+        let weak = db
+            .create_user(
+                &NewUser {
+                    username: "li",
+                    display_name: "x",
+                    password: "short",
+                    role: Role::Viewer,
+                    department: "",
+                },
+                &by,
+            )
+            .await;
+        assert!(weak.unwrap_err().to_string().contains("10"), "{b}");
+        // Login.
+        assert!(
+            matches!(
+                db.login("wangzhe", "correct horse battery", "10.0.0.1")
+                    .await
+                    .unwrap(),
+                Login::Ok(_)
+            ),
+            "{b}"
+        );
+        assert!(
+            matches!(
+                db.login("wangzhe", "wrong password!!", "10.0.0.1")
+                    .await
+                    .unwrap(),
+                Login::Wrong
+            ),
+            "{b}"
+        );
+        assert!(
+            matches!(
+                db.login("nobody", "whatever it is", "10.0.0.1")
+                    .await
+                    .unwrap(),
+                Login::Wrong
+            ),
+            "{b}"
+        );
+        // Sessions: the token opens the session, logout closes it.
+        let (token, s) = db.create_session(&u, "10.0.0.1").await.unwrap();
+        let back = db.session(&token).await.unwrap().expect("session");
+        assert_eq!((back.user.id, back.csrf), (u.id, s.csrf.clone()), "{b}");
+        assert!(db.session("not-a-token").await.unwrap().is_none(), "{b}");
+        // Deactivation ends sessions and blocks login and tokens.
+        let api = db.create_api_token(&u, "ci", &by).await.unwrap();
+        assert_eq!(
+            db.api_user(&api).await.unwrap().map(|x| x.id),
+            Some(u.id),
+            "{b}"
+        );
+        db.update_user(u.id, Role::Reviewer, "标准化办公室", false, &by)
+            .await
+            .unwrap();
+        assert!(db.session(&token).await.unwrap().is_none(), "{b}");
+        assert!(db.api_user(&api).await.unwrap().is_none(), "{b}");
+        assert!(
+            matches!(
+                db.login("wangzhe", "correct horse battery", "10.0.0.1")
+                    .await
+                    .unwrap(),
+                Login::Wrong
+            ),
+            "{b}"
+        );
+        // The log has every change, newest first, and refuses edits.
+        let log = db.activity(50).await.unwrap();
+        let actions: Vec<&str> = log.iter().map(|a| a.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "user.update",
+                "token.create",
+                "session.login",
+                "user.create"
+            ],
+            "{b}"
+        );
+        let edit = sqlx::query("UPDATE activity_log SET action = 'x'")
+            .execute(&db.pool)
+            .await;
+        assert!(edit.is_err(), "{b}: the activity log is append-only");
+        let delete = sqlx::query("DELETE FROM activity_log")
+            .execute(&db.pool)
+            .await;
+        assert!(delete.is_err(), "{b}: the activity log is append-only");
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_throttle_logins_per_user() {
+    let (dbs, _dir) = both().await;
+    for db in dbs {
+        let b = db.backend.name();
+        let u = db
+            .create_user(
+                &NewUser {
+                    username: "zhao",
+                    display_name: "赵",
+                    password: "a long password",
+                    role: Role::Viewer,
+                    department: "",
+                },
+                &admin_actor(),
+            )
+            .await
+            .unwrap();
+        for _ in 0..biaozhun::db::accounts::MAX_FAILURES_PER_USER {
+            assert!(
+                matches!(
+                    db.login(&u.username, "wrong password", "10.0.0.2")
+                        .await
+                        .unwrap(),
+                    Login::Wrong
+                ),
+                "{b}"
+            );
+        }
+        // Even the right password is refused while throttled.
+        assert!(
+            matches!(
+                db.login(&u.username, "a long password", "10.0.0.3")
+                    .await
+                    .unwrap(),
+                Login::Throttled
+            ),
+            "{b}"
+        );
+    }
+}
