@@ -10,3 +10,4 @@ pub mod diag;
 pub mod library;
 pub mod search;
 pub mod standard;
+pub mod web;

@@ -9,6 +9,7 @@ pub mod library;
 mod list;
 mod provisions;
 mod search;
+mod serve;
 mod show;
 pub mod table;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Generate demo data (event logs with ground truth).
     Demo(audit::DemoArgs),
+    /// Run the web application (accounts, standards, search, API).
+    Serve(serve::ServeArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -86,6 +89,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Index(a) => search::run_index(a, &mut out),
         Command::Audit(a) => audit::run_audit(a, &mut out),
         Command::Demo(a) => audit::run_demo(a, &mut out),
+        Command::Serve(a) => serve::run(a, &mut out),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,7 @@ mod store;
 
 pub use store::{
     Author, ClauseHistory, ClauseRevision, HistoryEntry, Library, LibraryError, PublishRequest,
-    Recovery, Revision,
+    Recovery, Revision, format_time,
 };
 
 /// Tag name of an edition: `T/ZTAC 001.2—2023` → `T-ZTAC-001.2-2023`.

@@ -21,6 +21,11 @@ pub async fn both() -> (Vec<Db>, tempfile::TempDir) {
 }
 
 pub async fn fresh_pg() -> Db {
+    Db::open(&fresh_pg_url().await).await.unwrap()
+}
+
+/// The URL of a new, empty schema on the test PostgreSQL server.
+pub async fn fresh_pg_url() -> String {
     let schema = format!("t_{}", &biaozhun::db::accounts::random_token()[..16]);
     sqlx::any::install_default_drivers();
     // A plain connection: the schema is created before anything is migrated into it.
@@ -34,12 +39,7 @@ pub async fn fresh_pg() -> Db {
         .unwrap();
     admin.close().await;
     let sep = if pg_base().contains('?') { '&' } else { '?' };
-    Db::open(&format!(
-        "{}{sep}options=-c%20search_path%3D{schema}",
-        pg_base()
-    ))
-    .await
-    .unwrap()
+    format!("{}{sep}options=-c%20search_path%3D{schema}", pg_base())
 }
 
 fn admin_actor() -> Actor {

@@ -8,4 +8,5 @@ mod provisions;
 mod robustness;
 mod search;
 mod standards;
+mod web;
 mod workflow;

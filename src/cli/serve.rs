@@ -1,0 +1,90 @@
+//! `biaozhun serve`: the web application.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::web::{self, ServeConfig};
+
+use super::{CliError, Result, write_err};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Data directory: database (SQLite), library, search index.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BIAOZHUN_DATA",
+        default_value = "data"
+    )]
+    pub data: PathBuf,
+    /// PostgreSQL (postgres://…) or SQLite (sqlite://…) URL; default: SQLite in the data dir.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where the first start imports standards from.
+    #[arg(long, value_name = "DIR", default_value = "standards")]
+    pub standards: PathBuf,
+    /// Password for the admin account created on first start (default: a random one, printed once).
+    #[arg(long, value_name = "PASSWORD")]
+    pub admin_password: Option<String>,
+    /// Also create one demo account per role.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let cfg = ServeConfig {
+            data: args.data.clone(),
+            standards: args.standards.clone(),
+            database_url: args.database_url.clone(),
+            admin_password: args.admin_password.clone(),
+            demo: args.demo,
+        };
+        let (state, setup) = web::prepare(&cfg).await.map_err(CliError::Usage)?;
+        let listener = tokio::net::TcpListener::bind(&args.addr)
+            .await
+            .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+        let local = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| args.addr.clone());
+        if setup.library_created {
+            writeln!(
+                out,
+                "已从 {} 建立标准库：{}",
+                args.standards.display(),
+                args.data.join("library").display()
+            )
+            .map_err(write_err)?;
+        }
+        if let Some(pw) = &setup.admin_password {
+            writeln!(
+                out,
+                "已创建管理员账号 admin，初始密码：{pw}（只显示这一次，请登录后妥善保管）"
+            )
+            .map_err(write_err)?;
+        }
+        for (name, role, pw) in &setup.demo_users {
+            writeln!(out, "演示账号 {name}（{}）密码：{pw}", role.label()).map_err(write_err)?;
+        }
+        writeln!(
+            out,
+            "标准 已启动：http://{local}/  （数据库：{}）",
+            state.db.backend.name()
+        )
+        .map_err(write_err)?;
+        out.flush().map_err(write_err)?;
+        web::serve(state, listener)
+            .await
+            .map_err(|e| CliError::Usage(format!("server failed: {e}")))?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

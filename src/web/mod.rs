@@ -1,0 +1,602 @@
+//! The web application: one `AppState`, one error type, a route table that states
+//! who may use each route, pages (askama, 简体中文) and a JSON API under `/api/v1`.
+//!
+//! Authorization is table-driven and fails closed: [`ROUTES`] lists every route with
+//! its [`Access`] rule, and the `authorize` middleware looks the matched route up in
+//! it; a route missing from the table is refused to everyone. The role-matrix test
+//! walks the same table.
+
+mod api;
+mod pages;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use crate::db::Db;
+use crate::db::accounts::{Actor, Role, Session, User};
+use crate::library::{Author, Library};
+use crate::search::SearchIndex;
+use crate::standard::Collection;
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not (login page, health check, the stylesheet).
+    Public,
+    /// Any signed-in user (any role).
+    Signed,
+    /// Only these roles.
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    pub fn allows(self, role: Option<Role>) -> bool {
+        match (self, role) {
+            (Access::Public, _) => true,
+            (Access::Signed, r) => r.is_some(),
+            (Access::Roles(rs), Some(r)) => rs.contains(&r),
+            (Access::Roles(_), None) => false,
+        }
+    }
+}
+
+/// A route: method, path pattern (axum syntax), rule, and a concrete example path
+/// the role-matrix test requests.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub example: &'static str,
+}
+
+const ADMIN: &[Role] = &[Role::Admin];
+
+/// Every route of the application. The router is built from handlers named here,
+/// and `authorize` refuses any matched route that is not in this table.
+pub const ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        method: "GET",
+        path: "/healthz",
+        access: Access::Public,
+        example: "/healthz",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/static/app.css",
+        access: Access::Public,
+        example: "/static/app.css",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/login",
+        access: Access::Public,
+        example: "/login",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/login",
+        access: Access::Public,
+        example: "/login",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/logout",
+        access: Access::Signed,
+        example: "/logout",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/",
+        access: Access::Signed,
+        example: "/",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/standards",
+        access: Access::Signed,
+        example: "/standards",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/standards/{slug}",
+        access: Access::Signed,
+        example: "/standards/t-ztac-001.2-2023",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/clauses/{slug}",
+        access: Access::Signed,
+        example: "/clauses/t-ztac-001.2-2023_9.1",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/search",
+        access: Access::Signed,
+        example: "/search?q=安心码",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/admin/users",
+        access: Access::Roles(ADMIN),
+        example: "/admin/users",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/admin/users",
+        access: Access::Roles(ADMIN),
+        example: "/admin/users",
+    },
+    RouteSpec {
+        method: "POST",
+        path: "/admin/users/{id}",
+        access: Access::Roles(ADMIN),
+        example: "/admin/users/1",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/admin/activity",
+        access: Access::Roles(ADMIN),
+        example: "/admin/activity",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/v1/standards",
+        access: Access::Signed,
+        example: "/api/v1/standards",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/v1/standards/{slug}",
+        access: Access::Signed,
+        example: "/api/v1/standards/t-ztac-001.2-2023",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/v1/clauses/{slug}",
+        access: Access::Signed,
+        example: "/api/v1/clauses/t-ztac-001.2-2023_9.1",
+    },
+    RouteSpec {
+        method: "GET",
+        path: "/api/v1/search",
+        access: Access::Signed,
+        example: "/api/v1/search?q=安心码",
+    },
+];
+
+/// Largest request body accepted (forms, API): 1 MiB.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// The standards as of the library's HEAD.
+pub struct Content {
+    pub coll: Collection,
+    pub revision: String,
+}
+
+pub struct Inner {
+    pub db: Db,
+    pub library: Library,
+    pub content: std::sync::RwLock<Arc<Content>>,
+    pub search: SearchIndex,
+    pub data: PathBuf,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn content(&self) -> Arc<Content> {
+        match self.content.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// What went wrong, as the user should see it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("页面不存在")]
+    NotFound,
+    #[error("请先登录")]
+    Unauthenticated,
+    #[error("没有权限访问此页面")]
+    Forbidden,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("服务器内部错误")]
+    Internal(String),
+}
+
+impl From<crate::db::accounts::AccountError> for AppError {
+    fn from(e: crate::db::accounts::AccountError) -> Self {
+        match e {
+            crate::db::accounts::AccountError::Db(d) => AppError::Internal(d.to_string()),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let AppError::Internal(detail) = &self {
+            // The detail goes to the log, never to the client.
+            tracing::error!(error = %detail, "internal error");
+        }
+        pages::error_page(self.status(), &self.to_string())
+    }
+}
+
+/// The signed-in user of a request (session cookie or API token), if any.
+#[derive(Clone, Debug)]
+pub struct Viewer {
+    pub user: Option<User>,
+    /// The session's CSRF token (none for API tokens and anonymous requests).
+    pub csrf: Option<String>,
+    pub session_token: Option<String>,
+    pub ip: String,
+}
+
+impl Viewer {
+    pub fn role(&self) -> Option<Role> {
+        self.user.as_ref().map(|u| u.role)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user.as_ref().map(|u| u.id),
+            username: self
+                .user
+                .as_ref()
+                .map(|u| u.username.clone())
+                .unwrap_or_default(),
+            ip: self.ip.clone(),
+        }
+    }
+}
+
+pub const SESSION_COOKIE: &str = "bz_session";
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Resolves the viewer, then applies the route's rule from [`ROUTES`].
+async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    let headers = req.headers().clone();
+    let mut viewer = Viewer {
+        user: None,
+        csrf: None,
+        session_token: None,
+        ip,
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let lookup: Result<(), AppError> = async {
+        if let Some(token) = bearer {
+            viewer.user = state.db.api_user(token).await?;
+        } else if let Some(token) = cookie(&headers, SESSION_COOKIE)
+            && let Some(Session { user, csrf }) = state.db.session(&token).await?
+        {
+            viewer.user = Some(user);
+            viewer.csrf = Some(csrf);
+            viewer.session_token = Some(token);
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = lookup {
+        return e.into_response();
+    }
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let method = req.method().clone();
+    let rule = path.as_deref().and_then(|p| {
+        ROUTES
+            .iter()
+            .find(|r| r.path == p && r.method == method.as_str())
+            .map(|r| r.access)
+    });
+    let Some(access) = rule else {
+        // Fail closed: a route without a rule is nobody's.
+        return AppError::Internal(format!("route {method} {path:?} has no access rule"))
+            .into_response();
+    };
+    if !access.allows(viewer.role()) {
+        let is_api = path.as_deref().is_some_and(|p| p.starts_with("/api/"));
+        return match (viewer.user.is_some(), is_api) {
+            (false, false) => {
+                let next_url = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let to = format!("/login?next={}", pages::url_encode(next_url));
+                (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+            }
+            (false, true) => api::error(StatusCode::UNAUTHORIZED, "需要登录或 API 令牌"),
+            (true, true) => api::error(StatusCode::FORBIDDEN, "没有权限"),
+            (true, false) => AppError::Forbidden.into_response(),
+        };
+    }
+    // Every form POST of a signed-in session carries the session's CSRF token. The
+    // check is here, not in handlers, so no form can forget it (the login form has
+    // its own double-submit token; API clients use bearer tokens, not cookies).
+    let is_api = path.as_deref().is_some_and(|p| p.starts_with("/api/"));
+    if req.method() == axum::http::Method::POST && !is_api && path.as_deref() != Some("/login") {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+            Ok(b) => b,
+            Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "请求体过大").into_response(),
+        };
+        let token = form_field(&bytes, "csrf");
+        match (&viewer.csrf, token) {
+            (Some(expected), Some(got)) if !got.is_empty() && got == expected.as_bytes() => {}
+            _ => {
+                return AppError::BadRequest(
+                    "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试".into(),
+                )
+                .into_response();
+            }
+        }
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    req.extensions_mut().insert(viewer);
+    next.run(req).await
+}
+
+/// The raw value of `name` in an `application/x-www-form-urlencoded` body (tokens
+/// are hex, so no decoding is needed to compare them).
+fn form_field<'a>(body: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    body.split(|&b| b == b'&').find_map(|pair| {
+        let mut kv = pair.splitn(2, |&b| b == b'=');
+        let k = kv.next()?;
+        (k == name.as_bytes()).then(|| kv.next().unwrap_or(b""))
+    })
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
+    );
+    res
+}
+
+/// Builds the router from [`ROUTES`]' handlers.
+pub fn router(state: AppState) -> Router {
+    use axum::routing::{get, post};
+    let app = Router::new()
+        .route("/healthz", get(pages::healthz))
+        .route("/static/app.css", get(pages::stylesheet))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/", get(pages::home))
+        .route("/standards", get(pages::standards))
+        .route("/standards/{slug}", get(pages::standard))
+        .route("/clauses/{slug}", get(pages::clause))
+        .route("/search", get(pages::search))
+        .route(
+            "/admin/users",
+            get(pages::admin_users).post(pages::admin_create_user),
+        )
+        .route("/admin/users/{id}", post(pages::admin_update_user))
+        .route("/admin/activity", get(pages::admin_activity))
+        .route("/api/v1/standards", get(api::standards))
+        .route("/api/v1/standards/{slug}", get(api::standard))
+        .route("/api/v1/clauses/{slug}", get(api::clause))
+        .route("/api/v1/search", get(api::search))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    app.fallback(pages::not_found)
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Settings of `biaozhun serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data: PathBuf,
+    pub standards: PathBuf,
+    pub database_url: Option<String>,
+    pub admin_password: Option<String>,
+    pub demo: bool,
+}
+
+/// What the first start created, for the console.
+#[derive(Debug, Default)]
+pub struct Setup {
+    pub admin_password: Option<String>,
+    pub demo_users: Vec<(String, Role, String)>,
+    pub library_created: bool,
+}
+
+/// Opens (or on first start creates) the database, the library and the index.
+pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
+    std::fs::create_dir_all(&cfg.data)
+        .map_err(|e| format!("cannot create data directory {}: {e}", cfg.data.display()))?;
+    let url = cfg
+        .database_url
+        .clone()
+        .unwrap_or_else(|| crate::db::sqlite_url(&cfg.data.join("biaozhun.db")));
+    let db = Db::open(&url).await.map_err(|e| e.to_string())?;
+    let mut setup = Setup::default();
+    let lib_dir = cfg.data.join("library");
+    let library = if lib_dir.join(".git").exists() {
+        Library::open(&lib_dir).map_err(|e| e.to_string())?.0
+    } else {
+        setup.library_created = true;
+        Library::init(
+            &lib_dir,
+            &cfg.standards,
+            &Author::new("Biaozhun", "biaozhun@localhost"),
+            None,
+        )
+        .map_err(|e| {
+            format!(
+                "cannot create the library from {}: {e}",
+                cfg.standards.display()
+            )
+        })?
+    };
+    let (coll, rev) = library.collection_at("HEAD").map_err(|e| e.to_string())?;
+    let index_dir = cfg.data.join("index");
+    let search = {
+        let library = &library;
+        SearchIndex::open(&index_dir, &rev.id, || {
+            library
+                .collection_at("HEAD")
+                .map(|x| x.0)
+                .unwrap_or_default()
+        })
+        .map_err(|e| e.to_string())?
+    };
+    let system = Actor {
+        user_id: None,
+        username: "system".into(),
+        ip: String::new(),
+    };
+    if db.user_count().await.map_err(|e| e.to_string())? == 0 {
+        let password = cfg
+            .admin_password
+            .clone()
+            .unwrap_or_else(|| crate::db::accounts::random_token()[..20].to_string());
+        db.create_user(
+            &crate::db::accounts::NewUser {
+                username: "admin",
+                display_name: "系统管理员",
+                password: &password,
+                role: Role::Admin,
+                department: "",
+            },
+            &system,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        setup.admin_password = Some(password);
+    }
+    if cfg.demo {
+        for role in Role::ALL {
+            let name = format!("demo-{}", role.as_str());
+            if db
+                .user_by_name(&name)
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+            {
+                let password = format!("{}-biaozhun", role.as_str());
+                db.create_user(
+                    &crate::db::accounts::NewUser {
+                        username: &name,
+                        display_name: role.label(),
+                        password: &password,
+                        role,
+                        department: "演示部门",
+                    },
+                    &system,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                setup.demo_users.push((name, role, password));
+            }
+        }
+    }
+    let state = AppState(Arc::new(Inner {
+        db,
+        library,
+        content: std::sync::RwLock::new(Arc::new(Content {
+            coll,
+            revision: rev.id,
+        })),
+        search,
+        data: cfg.data.clone(),
+    }));
+    Ok((state, setup))
+}
+
+/// Serves until Ctrl-C / SIGTERM, then finishes the requests in flight.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

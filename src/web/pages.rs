@@ -1,0 +1,664 @@
+//! HTML pages (askama templates in `templates/`, 简体中文). Templates escape every
+//! value; forms carry the session's CSRF token and are checked before anything
+//! changes.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::db::accounts::{Login, NewUser, Role, User};
+use crate::standard::{Clause, Standard, slug_of_id};
+
+use super::{AppError, AppState, SESSION_COOKIE, Viewer};
+
+pub const STYLESHEET: &str = include_str!("../../templates/app.css");
+
+/// Percent-encodes a URL component.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The header bar's view of the user.
+pub struct Nav {
+    pub user: Option<User>,
+    pub csrf: String,
+    pub is_admin: bool,
+}
+
+impl Nav {
+    fn of(v: &Viewer) -> Nav {
+        Nav {
+            is_admin: v.role() == Some(Role::Admin),
+            user: v.user.clone(),
+            csrf: v.csrf.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    nav: Nav,
+    status: u16,
+    message: &'a str,
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage {
+        nav: Nav {
+            user: None,
+            csrf: String::new(),
+            is_admin: false,
+        },
+        status: status.as_u16(),
+        message,
+    };
+    match page.render() {
+        Ok(html) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(_) => (status, message.to_string()).into_response(),
+    }
+}
+
+pub async fn not_found() -> Response {
+    AppError::NotFound.into_response()
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let db = state.db.ping().await.is_ok();
+    let index = state.search.doc_count() > 0;
+    let body = serde_json::json!({
+        "status": if db && index { "ok" } else { "degraded" },
+        "database": { "ok": db, "backend": state.db.backend.name() },
+        "index": { "ok": index, "documents": state.search.doc_count() },
+    });
+    let code = if db && index {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------
+// Login / logout
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    nav: Nav,
+    next: String,
+    error: String,
+    csrf: String,
+}
+
+const LOGIN_CSRF: &str = "bz_login_csrf";
+
+/// Only same-site paths are followed after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".into(),
+    }
+}
+
+fn login_page(next: String, error: String) -> Response {
+    let csrf = crate::db::accounts::random_token();
+    let page = LoginPage {
+        nav: Nav {
+            user: None,
+            csrf: String::new(),
+            is_admin: false,
+        },
+        next,
+        error,
+        csrf: csrf.clone(),
+    };
+    let cookie = format!("{LOGIN_CSRF}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Secure");
+    match page.render() {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+                (header::SET_COOKIE, cookie),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => AppError::Internal(e.to_string()).into_response(),
+    }
+}
+
+pub async fn login_form(Query(q): Query<NextQuery>) -> Response {
+    login_page(safe_next(q.next.as_deref()), String::new())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    // Double-submit: the form's token must match the cookie set with the form.
+    if super::cookie(&headers, LOGIN_CSRF).as_deref() != Some(f.csrf.as_str()) || f.csrf.is_empty()
+    {
+        return login_page(next, "表单已过期，请重新登录".into());
+    }
+    match state.db.login(&f.username, &f.password, &viewer.ip).await {
+        Ok(Login::Ok(user)) => match state.db.create_session(&user, &viewer.ip).await {
+            Ok((token, _)) => {
+                let cookie = format!(
+                    "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age={}",
+                    crate::db::accounts::SESSION_SECONDS
+                );
+                (
+                    StatusCode::SEE_OTHER,
+                    [(header::LOCATION, next), (header::SET_COOKIE, cookie)],
+                )
+                    .into_response()
+            }
+            Err(e) => AppError::from(e).into_response(),
+        },
+        Ok(Login::Wrong) => login_page(next, "用户名或密码错误".into()),
+        Ok(Login::Throttled) => {
+            let mut r = login_page(next, "登录失败次数过多，请 15 分钟后再试".into());
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            r
+        }
+        Err(e) => AppError::from(e).into_response(),
+    }
+}
+
+/// (The CSRF token was checked by `authorize`, as for every form.)
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, AppError> {
+    if let Some(token) = &viewer.session_token {
+        state.db.end_session(token, &viewer.actor()).await?;
+    }
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0");
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, "/login".to_string()),
+            (header::SET_COOKIE, cookie),
+        ],
+    )
+        .into_response())
+}
+
+// ---------------------------------------------------------------------------------
+// Standards
+
+/// A standard as the list and home pages show it.
+pub struct StdRow {
+    pub slug: String,
+    pub code: String,
+    pub title: String,
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub published: String,
+    pub clauses: usize,
+    pub requirements: usize,
+}
+
+fn row(s: &Standard) -> StdRow {
+    StdRow {
+        slug: s.code.slug(),
+        code: s.code.to_string(),
+        title: s.meta.title.clone(),
+        kind: s.meta.kind.label(),
+        status: s.meta.status.label(),
+        published: s.meta.published.clone().unwrap_or_default(),
+        clauses: s.clause_count(),
+        requirements: s.provision_counts()[0],
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    nav: Nav,
+    standards: Vec<StdRow>,
+    revision: String,
+}
+
+pub async fn home(State(state): State<AppState>, Extension(viewer): Extension<Viewer>) -> HomePage {
+    let content = state.content();
+    let mut standards: Vec<StdRow> = content
+        .coll
+        .standards
+        .iter()
+        .filter(|s| !s.is_reference_only())
+        .map(row)
+        .collect();
+    standards.sort_by(|a, b| b.published.cmp(&a.published));
+    HomePage {
+        nav: Nav::of(&viewer),
+        standards,
+        revision: content.revision.chars().take(8).collect(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    kind: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "standards.html")]
+pub struct StandardsPage {
+    nav: Nav,
+    standards: Vec<StdRow>,
+    kind: String,
+    status: String,
+}
+
+pub async fn standards(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<ListQuery>,
+) -> StandardsPage {
+    let content = state.content();
+    let kind = q.kind.unwrap_or_default();
+    let status = q.status.unwrap_or_default();
+    let standards = content
+        .coll
+        .standards
+        .iter()
+        .filter(|s| kind.is_empty() || s.meta.kind.as_str() == kind)
+        .filter(|s| status.is_empty() || s.meta.status.as_str() == status)
+        .map(row)
+        .collect();
+    StandardsPage {
+        nav: Nav::of(&viewer),
+        standards,
+        kind,
+        status,
+    }
+}
+
+/// One clause in the tree, flattened with its depth.
+pub struct ClauseRow {
+    pub slug: String,
+    pub number: String,
+    pub title: String,
+    pub depth: usize,
+    pub provisions: Vec<ProvisionRow>,
+}
+
+pub struct ProvisionRow {
+    pub text: String,
+    pub kind: &'static str,
+    pub class: &'static str,
+}
+
+fn provision_rows(c: &Clause) -> Vec<ProvisionRow> {
+    c.provisions
+        .iter()
+        .map(|p| ProvisionRow {
+            text: p.text.clone(),
+            kind: p.kind.label(),
+            class: p.kind.as_str(),
+        })
+        .collect()
+}
+
+fn clause_rows(s: &Standard) -> Vec<ClauseRow> {
+    s.all_clauses()
+        .into_iter()
+        .map(|c| ClauseRow {
+            slug: c.slug.clone(),
+            number: c.number.clone(),
+            title: c.title.clone().unwrap_or_default(),
+            depth: c.depth.min(6),
+            provisions: provision_rows(c),
+        })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "standard.html")]
+pub struct StandardPage {
+    nav: Nav,
+    std: StdRow,
+    meta: Vec<(&'static str, String)>,
+    clauses: Vec<ClauseRow>,
+}
+
+pub fn find_standard<'a>(
+    coll: &'a crate::standard::Collection,
+    slug: &str,
+) -> Option<&'a Standard> {
+    coll.find(slug)
+        .or_else(|| coll.standards.iter().find(|s| s.code.slug() == slug))
+}
+
+pub async fn standard(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(slug): Path<String>,
+) -> Result<StandardPage, AppError> {
+    let content = state.content();
+    let s = find_standard(&content.coll, &slug).ok_or(AppError::NotFound)?;
+    let m = &s.meta;
+    let mut meta = vec![
+        ("标准类别", m.kind.label().to_string()),
+        ("状态", m.status.label().to_string()),
+    ];
+    for (k, v) in [
+        ("发布日期", &m.published),
+        ("实施日期", &m.effective),
+        ("发布单位", &m.issuer),
+        ("ICS", &m.ics),
+    ] {
+        if let Some(v) = v {
+            meta.push((k, v.clone()));
+        }
+    }
+    Ok(StandardPage {
+        nav: Nav::of(&viewer),
+        std: row(s),
+        meta,
+        clauses: clause_rows(s),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "clause.html")]
+pub struct ClausePage {
+    nav: Nav,
+    std: StdRow,
+    clause: ClauseRow,
+    id: String,
+    text: String,
+    cited_by: Vec<(String, String)>,
+}
+
+pub async fn clause(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(slug): Path<String>,
+) -> Result<ClausePage, AppError> {
+    let content = state.content();
+    let (std_slug, number) = slug.split_once('_').ok_or(AppError::NotFound)?;
+    let s = find_standard(&content.coll, std_slug).ok_or(AppError::NotFound)?;
+    let c = s.clause(number).ok_or(AppError::NotFound)?;
+    // Clauses of other standards whose text cites this standard's code.
+    let code = s.code.to_string();
+    let cited_by = content
+        .coll
+        .standards
+        .iter()
+        .filter(|o| o.code != s.code)
+        .flat_map(|o| o.all_clauses().into_iter().map(move |oc| (o, oc)))
+        .filter(|(_, oc)| oc.own_text().contains(&code))
+        .take(20)
+        .map(|(_, oc)| (oc.slug.clone(), oc.id.clone()))
+        .collect();
+    Ok(ClausePage {
+        nav: Nav::of(&viewer),
+        std: row(s),
+        clause: ClauseRow {
+            slug: c.slug.clone(),
+            number: c.number.clone(),
+            title: c.title.clone().unwrap_or_default(),
+            depth: c.depth,
+            provisions: provision_rows(c),
+        },
+        id: c.id.clone(),
+        text: c.own_text(),
+        cited_by,
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// Search
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    pub q: Option<String>,
+}
+
+pub struct HitRow {
+    pub slug: String,
+    pub id: String,
+    pub breadcrumb: String,
+    pub types: String,
+    /// Snippet split into (text, highlighted) pieces, escaped by the template.
+    pub pieces: Vec<(String, bool)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    nav: Nav,
+    q: String,
+    total: usize,
+    hits: Vec<HitRow>,
+    error: String,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<SearchQuery>,
+) -> SearchPage {
+    let query = q.q.unwrap_or_default();
+    let mut page = SearchPage {
+        nav: Nav::of(&viewer),
+        q: query.clone(),
+        total: 0,
+        hits: Vec::new(),
+        error: String::new(),
+    };
+    if query.trim().is_empty() {
+        return page;
+    }
+    match state.search.search(&query, 20) {
+        Ok(r) => {
+            page.total = r.total;
+            page.hits = r
+                .hits
+                .iter()
+                .map(|h| HitRow {
+                    slug: slug_of_id(&h.clause_id),
+                    id: h.id.clone(),
+                    breadcrumb: h.breadcrumb.clone(),
+                    types: h.types.join("、"),
+                    pieces: pieces(&h.snippet, &h.highlights),
+                })
+                .collect();
+        }
+        Err(e) => page.error = e.to_string(),
+    }
+    page
+}
+
+/// Cuts a snippet into plain and highlighted pieces (byte ranges from the index).
+fn pieces(text: &str, ranges: &[(usize, usize)]) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &(a, b) in ranges {
+        if a < at || b > text.len() || !text.is_char_boundary(a) || !text.is_char_boundary(b) {
+            continue;
+        }
+        if a > at {
+            out.push((text[at..a].to_string(), false));
+        }
+        out.push((text[a..b].to_string(), true));
+        at = b;
+    }
+    if at < text.len() {
+        out.push((text[at..].to_string(), false));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------
+// Administration
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_users.html")]
+pub struct AdminUsersPage {
+    nav: Nav,
+    users: Vec<User>,
+    roles: Vec<(&'static str, &'static str)>,
+    message: String,
+}
+
+fn roles() -> Vec<(&'static str, &'static str)> {
+    Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
+}
+
+pub async fn admin_users(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<AdminUsersPage, AppError> {
+    Ok(AdminUsersPage {
+        nav: Nav::of(&viewer),
+        users: state.db.users().await?,
+        roles: roles(),
+        message: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    username: String,
+    display_name: String,
+    password: String,
+    role: String,
+    department: String,
+}
+
+pub async fn admin_create_user(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<NewUserForm>,
+) -> Result<Response, AppError> {
+    let role = Role::parse(&f.role)
+        .ok_or_else(|| AppError::BadRequest(format!("未知角色：{}", f.role)))?;
+    let created = state
+        .db
+        .create_user(
+            &NewUser {
+                username: &f.username,
+                display_name: &f.display_name,
+                password: &f.password,
+                role,
+                department: &f.department,
+            },
+            &viewer.actor(),
+        )
+        .await;
+    let message = match created {
+        Ok(u) => format!("已创建用户 {}", u.username),
+        Err(crate::db::accounts::AccountError::Db(e)) => {
+            return Err(AppError::Internal(e.to_string()));
+        }
+        Err(e) => format!("未能创建：{e}"),
+    };
+    Ok(AdminUsersPage {
+        nav: Nav::of(&viewer),
+        users: state.db.users().await?,
+        roles: roles(),
+        message,
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UpdateUserForm {
+    role: String,
+    department: String,
+    active: Option<String>,
+}
+
+pub async fn admin_update_user(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<UpdateUserForm>,
+) -> Result<Response, AppError> {
+    let role = Role::parse(&f.role)
+        .ok_or_else(|| AppError::BadRequest(format!("未知角色：{}", f.role)))?;
+    let active = f.active.is_some();
+    if viewer.user.as_ref().is_some_and(|u| u.id == id) && (!active || role != Role::Admin) {
+        return Err(AppError::BadRequest(
+            "不能停用自己或取消自己的管理员角色".into(),
+        ));
+    }
+    state
+        .db
+        .update_user(id, role, &f.department, active, &viewer.actor())
+        .await?;
+    Ok(Redirect::to("/admin/users").into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin_activity.html")]
+pub struct ActivityPage {
+    nav: Nav,
+    entries: Vec<(String, crate::db::accounts::Activity)>,
+}
+
+pub async fn admin_activity(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<ActivityPage, AppError> {
+    let entries = state
+        .db
+        .activity(200)
+        .await?
+        .into_iter()
+        .map(|a| (crate::library::format_time(a.at, 480), a))
+        .collect();
+    Ok(ActivityPage {
+        nav: Nav::of(&viewer),
+        entries,
+    })
+}

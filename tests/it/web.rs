@@ -1,0 +1,347 @@
+//! The web application over real HTTP, on both databases: every route as every role
+//! (and anonymous) against the route table, CSRF, escaping, limits, error pages,
+//! login, logout and API tokens.
+
+use std::collections::BTreeMap;
+
+use biaozhun::db::accounts::{Actor, NewUser, Role};
+use biaozhun::web::{self, Access, ROUTES, ServeConfig};
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+
+struct Server {
+    base: String,
+    state: web::AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(database_url: Option<String>) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        data: dir.path().join("data"),
+        standards: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
+        database_url,
+        admin_password: Some("admin-password-1".into()),
+        demo: false,
+    };
+    let (state, setup) = web::prepare(&cfg).await.unwrap();
+    assert_eq!(setup.admin_password.as_deref(), Some("admin-password-1"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(web::serve(state.clone(), listener));
+    Server {
+        base,
+        state,
+        _dir: dir,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix(&format!("{name}="))
+                .map(|rest| rest.split(';').next().unwrap_or("").to_string())
+        })
+}
+
+/// Logs in through the form (double-submit CSRF), returns the session cookie.
+async fn login(s: &Server, user: &str, password: &str) -> reqwest::Response {
+    let c = client();
+    let form = c.get(format!("{}/login", s.base)).send().await.unwrap();
+    let csrf = set_cookie(&form, "bz_login_csrf").expect("login form sets its CSRF cookie");
+    c.post(format!("{}/login", s.base))
+        .header("cookie", format!("bz_login_csrf={csrf}"))
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("csrf", csrf.as_str()),
+            ("next", "/standards"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn session_for(s: &Server, role: Role) -> (String, String) {
+    let name = format!("u-{}", role.as_str());
+    let db = &s.state.db;
+    let user = match db.user_by_name(&name).await.unwrap() {
+        Some(u) => u,
+        None => db
+            .create_user(
+                &NewUser {
+                    username: &name,
+                    display_name: role.label(),
+                    password: "a long password",
+                    role,
+                    department: "",
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap(),
+    };
+    let (token, session) = db.create_session(&user, "127.0.0.1").await.unwrap();
+    (token, session.csrf)
+}
+
+async fn exercise(s: Server) {
+    let c = client();
+    // Login through the form, wrong then right.
+    let wrong = login(&s, "admin", "not the password").await;
+    assert_eq!(wrong.status(), StatusCode::OK);
+    assert!(wrong.text().await.unwrap().contains("用户名或密码错误"));
+    let ok = login(&s, "admin", "admin-password-1").await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ok.headers()["location"], "/standards");
+    let cookie = ok
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("bz_session="))
+        .unwrap();
+    for attr in ["HttpOnly", "SameSite=Lax", "Secure"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+
+    // The role matrix: every route, every role and anonymous.
+    let mut sessions = BTreeMap::new();
+    for role in Role::ALL {
+        sessions.insert(role, session_for(&s, role).await);
+    }
+    let mut checked = 0;
+    for route in ROUTES {
+        for role in std::iter::once(None).chain(Role::ALL.into_iter().map(Some)) {
+            let url = format!("{}{}", s.base, route.example);
+            let mut req = match route.method {
+                "GET" => c.get(&url),
+                "POST" => c.post(&url).form(&[("csrf", "wrong")]),
+                m => panic!("method {m} not covered by the test"),
+            };
+            if let Some(r) = role {
+                req = req.header("cookie", format!("bz_session={}", sessions[&r].0));
+            }
+            let status = req.send().await.unwrap().status();
+            let allowed = route.access.allows(role);
+            let api = route.path.starts_with("/api/");
+            let expected_denial = match (role, api) {
+                (None, false) => StatusCode::SEE_OTHER,
+                (None, true) => StatusCode::UNAUTHORIZED,
+                (Some(_), _) => StatusCode::FORBIDDEN,
+            };
+            if allowed {
+                let refused = matches!(
+                    status,
+                    StatusCode::UNAUTHORIZED
+                        | StatusCode::FORBIDDEN
+                        | StatusCode::NOT_FOUND
+                        | StatusCode::METHOD_NOT_ALLOWED
+                        | StatusCode::INTERNAL_SERVER_ERROR
+                );
+                // Only the login form answers a bad POST with a redirect-free page;
+                // a redirect anywhere else means "go and log in".
+                let sent_to_login = status == StatusCode::SEE_OTHER && route.path != "/login";
+                assert!(
+                    !refused && !sent_to_login,
+                    "{} {} as {role:?}: {status}",
+                    route.method,
+                    route.path
+                );
+                if route.method == "POST" && route.path != "/login" {
+                    assert_eq!(
+                        status,
+                        StatusCode::BAD_REQUEST,
+                        "{} as {role:?}: a wrong CSRF token is refused",
+                        route.path
+                    );
+                }
+            } else {
+                assert_eq!(
+                    status, expected_denial,
+                    "{} {} as {role:?}",
+                    route.method, route.path
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, ROUTES.len() * 7);
+    assert!(ROUTES.iter().any(|r| r.access == Access::Public));
+
+    let (admin_token, admin_csrf) = session_for(&s, Role::Admin).await;
+    let as_admin =
+        |req: reqwest::RequestBuilder| req.header("cookie", format!("bz_session={admin_token}"));
+
+    // Pages show what they should; user text is escaped.
+    let page = as_admin(c.get(format!("{}/clauses/t-ztac-001.2-2023_9.1", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("每个订单应在下单后20 min内得到首次响应"),
+        "clause text"
+    );
+    assert!(
+        html.contains("prov requirement"),
+        "provisions coloured by type"
+    );
+    let xss = as_admin(
+        c.get(format!("{}/search", s.base))
+            .query(&[("q", "<script>alert(1)</script> 安心码")]),
+    )
+    .send()
+    .await
+    .unwrap();
+    let html = xss.text().await.unwrap();
+    assert!(
+        !html.contains("<script>alert(1)</script>"),
+        "the query is rendered inert"
+    );
+    assert!(
+        html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+        "the query is shown escaped"
+    );
+    let search = as_admin(
+        c.get(format!("{}/search", s.base))
+            .query(&[("q", "安心码 派单")]),
+    )
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(search.contains("<mark>"), "hits highlight the words");
+
+    // Unknown pages: a Chinese 404 page; oversized bodies: 413.
+    let missing = c
+        .get(format!("{}/no/such/page", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.text().await.unwrap().contains("页面不存在"));
+    let missing = as_admin(c.get(format!("{}/standards/no-such-standard", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // Oversized bodies are refused from the announced length, before being read (a
+    // raw request, so the client is not still writing when the server answers).
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = s.base.trim_start_matches("http://");
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            web::MAX_BODY + 1
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    }
+
+    // Admin creates a user through the form; it lands in the activity log.
+    let created = as_admin(c.post(format!("{}/admin/users", s.base)))
+        .form(&[
+            ("csrf", admin_csrf.as_str()),
+            ("username", "zhangsan"),
+            ("display_name", "张三"),
+            ("password", "zhangsan-password"),
+            ("role", "employee"),
+            ("department", "家政服务部"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    assert!(
+        created
+            .text()
+            .await
+            .unwrap()
+            .contains("已创建用户 zhangsan")
+    );
+    let log = s.state.db.activity(5).await.unwrap();
+    assert_eq!(
+        (log[0].action.as_str(), log[0].target.as_str()),
+        ("user.create", "zhangsan")
+    );
+    assert_eq!(log[0].username, "u-admin");
+
+    // API token for machine clients.
+    let admin = s.state.db.user_by_name("u-admin").await.unwrap().unwrap();
+    let token = s
+        .state
+        .db
+        .create_api_token(&admin, "ci", &Actor::default())
+        .await
+        .unwrap();
+    let api = c
+        .get(format!("{}/api/v1/search", s.base))
+        .query(&[("q", "安心码")])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::OK);
+    let v: serde_json::Value = api.json().await.unwrap();
+    assert!(v["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    let bad = c
+        .get(format!("{}/api/v1/standards", s.base))
+        .bearer_auth("bzt_forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+
+    // Logout needs the CSRF token and ends the session.
+    let out = as_admin(c.post(format!("{}/logout", s.base)))
+        .form(&[("csrf", admin_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let after = as_admin(c.get(format!("{}/standards", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER, "the session is gone");
+
+    // Health.
+    let h: serde_json::Value = c
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_app_on_sqlite() {
+    exercise(start(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_app_on_postgres() {
+    let url = super::db::fresh_pg_url().await;
+    exercise(start(Some(url)).await).await;
+}
