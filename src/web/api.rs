@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::pages::{SearchQuery, find_standard};
+use super::pages::{DiffQuery, SearchQuery, compute_diff, find_standard};
 
 pub fn error(status: StatusCode, message: &str) -> Response {
     (
@@ -74,6 +74,25 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
     }
     match state.search.search(&query, 20) {
         Ok(r) => Json(r).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+pub async fn history(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let content = state.content();
+    let Some(s) = find_standard(&content.coll, &slug) else {
+        return error(StatusCode::NOT_FOUND, "没有这个标准");
+    };
+    match state.library.history(&s.code.to_string()) {
+        Ok(h) => Json(json!({ "code": s.code.to_string(), "history": h })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+pub async fn diff(State(state): State<AppState>, Query(q): Query<DiffQuery>) -> Response {
+    match compute_diff(&state, &q) {
+        Ok(d) => Json(d).into_response(),
+        Err(super::AppError::NotFound) => error(StatusCode::NOT_FOUND, "没有这个标准"),
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }

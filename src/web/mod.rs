@@ -18,6 +18,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::db::Db;
 use crate::db::accounts::{Actor, Role, Session, User};
@@ -47,129 +48,53 @@ impl Access {
     }
 }
 
-/// A route: method, path pattern (axum syntax), rule, and a concrete example path
-/// the role-matrix test requests.
-#[derive(Debug, Clone, Copy)]
+/// A route: method, path pattern (axum syntax), rule, a concrete example path the
+/// role-matrix test requests, and the handler. The router is built from this table
+/// alone, so no route can exist without a rule.
+#[derive(Clone, Copy)]
 pub struct RouteSpec {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
     pub example: &'static str,
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+impl std::fmt::Debug for RouteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
 
 /// Every route of the application. The router is built from handlers named here,
 /// and `authorize` refuses any matched route that is not in this table.
+#[rustfmt::skip]
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec {
-        method: "GET",
-        path: "/healthz",
-        access: Access::Public,
-        example: "/healthz",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/static/app.css",
-        access: Access::Public,
-        example: "/static/app.css",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/login",
-        access: Access::Public,
-        example: "/login",
-    },
-    RouteSpec {
-        method: "POST",
-        path: "/login",
-        access: Access::Public,
-        example: "/login",
-    },
-    RouteSpec {
-        method: "POST",
-        path: "/logout",
-        access: Access::Signed,
-        example: "/logout",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/",
-        access: Access::Signed,
-        example: "/",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/standards",
-        access: Access::Signed,
-        example: "/standards",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/standards/{slug}",
-        access: Access::Signed,
-        example: "/standards/t-ztac-001.2-2023",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/clauses/{slug}",
-        access: Access::Signed,
-        example: "/clauses/t-ztac-001.2-2023_9.1",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/search",
-        access: Access::Signed,
-        example: "/search?q=安心码",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/admin/users",
-        access: Access::Roles(ADMIN),
-        example: "/admin/users",
-    },
-    RouteSpec {
-        method: "POST",
-        path: "/admin/users",
-        access: Access::Roles(ADMIN),
-        example: "/admin/users",
-    },
-    RouteSpec {
-        method: "POST",
-        path: "/admin/users/{id}",
-        access: Access::Roles(ADMIN),
-        example: "/admin/users/1",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/admin/activity",
-        access: Access::Roles(ADMIN),
-        example: "/admin/activity",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/api/v1/standards",
-        access: Access::Signed,
-        example: "/api/v1/standards",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/api/v1/standards/{slug}",
-        access: Access::Signed,
-        example: "/api/v1/standards/t-ztac-001.2-2023",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/api/v1/clauses/{slug}",
-        access: Access::Signed,
-        example: "/api/v1/clauses/t-ztac-001.2-2023_9.1",
-    },
-    RouteSpec {
-        method: "GET",
-        path: "/api/v1/search",
-        access: Access::Signed,
-        example: "/api/v1/search?q=安心码",
-    },
+    RouteSpec { method: "GET", path: "/healthz", access: Access::Public, example: "/healthz", handler: || get(pages::healthz) },
+    RouteSpec { method: "GET", path: "/static/app.css", access: Access::Public, example: "/static/app.css", handler: || get(pages::stylesheet) },
+    RouteSpec { method: "GET", path: "/login", access: Access::Public, example: "/login", handler: || get(pages::login_form) },
+    RouteSpec { method: "POST", path: "/login", access: Access::Public, example: "/login", handler: || post(pages::login) },
+    RouteSpec { method: "POST", path: "/logout", access: Access::Signed, example: "/logout", handler: || post(pages::logout) },
+    RouteSpec { method: "GET", path: "/", access: Access::Signed, example: "/", handler: || get(pages::home) },
+    RouteSpec { method: "GET", path: "/standards", access: Access::Signed, example: "/standards", handler: || get(pages::standards) },
+    RouteSpec { method: "GET", path: "/standards/{slug}", access: Access::Signed, example: "/standards/t-ztac-001.2-2023", handler: || get(pages::standard) },
+    RouteSpec { method: "GET", path: "/standards/{slug}/history", access: Access::Signed, example: "/standards/t-ztac-001.2-2023/history", handler: || get(pages::history) },
+    RouteSpec { method: "GET", path: "/diff", access: Access::Signed, example: "/diff?a=t-ztac-001.2-2023", handler: || get(pages::diff) },
+    RouteSpec { method: "GET", path: "/system", access: Access::Signed, example: "/system", handler: || get(pages::system) },
+    RouteSpec { method: "GET", path: "/clauses/{slug}", access: Access::Signed, example: "/clauses/t-ztac-001.2-2023_9.1", handler: || get(pages::clause) },
+    RouteSpec { method: "GET", path: "/search", access: Access::Signed, example: "/search?q=安心码", handler: || get(pages::search) },
+    RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", handler: || get(pages::admin_users) },
+    RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", handler: || post(pages::admin_create_user) },
+    RouteSpec { method: "POST", path: "/admin/users/{id}", access: Access::Roles(ADMIN), example: "/admin/users/1", handler: || post(pages::admin_update_user) },
+    RouteSpec { method: "GET", path: "/admin/activity", access: Access::Roles(ADMIN), example: "/admin/activity", handler: || get(pages::admin_activity) },
+    RouteSpec { method: "GET", path: "/api/v1/standards", access: Access::Signed, example: "/api/v1/standards", handler: || get(api::standards) },
+    RouteSpec { method: "GET", path: "/api/v1/standards/{slug}", access: Access::Signed, example: "/api/v1/standards/t-ztac-001.2-2023", handler: || get(api::standard) },
+    RouteSpec { method: "GET", path: "/api/v1/standards/{slug}/history", access: Access::Signed, example: "/api/v1/standards/t-ztac-001.2-2023/history", handler: || get(api::history) },
+    RouteSpec { method: "GET", path: "/api/v1/clauses/{slug}", access: Access::Signed, example: "/api/v1/clauses/t-ztac-001.2-2023_9.1", handler: || get(api::clause) },
+    RouteSpec { method: "GET", path: "/api/v1/search", access: Access::Signed, example: "/api/v1/search?q=安心码", handler: || get(api::search) },
+    RouteSpec { method: "GET", path: "/api/v1/diff", access: Access::Signed, example: "/api/v1/diff?a=t-ztac-001.2-2023", handler: || get(api::diff) },
 ];
 
 /// Largest request body accepted (forms, API): 1 MiB.
@@ -419,31 +344,21 @@ async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// Builds the router from [`ROUTES`]' handlers.
+/// Builds the router from [`ROUTES`] — every route comes from the table.
 pub fn router(state: AppState) -> Router {
-    use axum::routing::{get, post};
-    let app = Router::new()
-        .route("/healthz", get(pages::healthz))
-        .route("/static/app.css", get(pages::stylesheet))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
-        .route("/", get(pages::home))
-        .route("/standards", get(pages::standards))
-        .route("/standards/{slug}", get(pages::standard))
-        .route("/clauses/{slug}", get(pages::clause))
-        .route("/search", get(pages::search))
-        .route(
-            "/admin/users",
-            get(pages::admin_users).post(pages::admin_create_user),
-        )
-        .route("/admin/users/{id}", post(pages::admin_update_user))
-        .route("/admin/activity", get(pages::admin_activity))
-        .route("/api/v1/standards", get(api::standards))
-        .route("/api/v1/standards/{slug}", get(api::standard))
-        .route("/api/v1/clauses/{slug}", get(api::clause))
-        .route("/api/v1/search", get(api::search))
-        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
-    app.fallback(pages::not_found)
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for r in ROUTES {
+        match by_path.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, m)) => *m = std::mem::take(m).merge((r.handler)()),
+            None => by_path.push((r.path, (r.handler)())),
+        }
+    }
+    let mut app = Router::new();
+    for (path, methods) in by_path {
+        app = app.route(path, methods);
+    }
+    app.route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .fallback(pages::not_found)
         .layer(middleware::from_fn(security_headers))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -367,6 +367,8 @@ pub struct StandardPage {
     std: StdRow,
     meta: Vec<(&'static str, String)>,
     clauses: Vec<ClauseRow>,
+    /// Other editions of the same standard: (slug, code, status).
+    editions: Vec<(String, String, &'static str)>,
 }
 
 pub fn find_standard<'a>(
@@ -399,11 +401,23 @@ pub async fn standard(
             meta.push((k, v.clone()));
         }
     }
+    if let Some(c) = &m.category {
+        meta.push(("标准体系", c.clone()));
+    }
+    let family = crate::standard::Code::parse(&s.code.family()).ok();
+    let editions = content
+        .coll
+        .standards
+        .iter()
+        .filter(|o| o.code != s.code && family.as_ref().is_some_and(|f| f.matches(&o.code)))
+        .map(|o| (o.code.slug(), o.code.to_string(), o.meta.status.label()))
+        .collect();
     Ok(StandardPage {
         nav: Nav::of(&viewer),
         std: row(s),
         meta,
         clauses: clause_rows(s),
+        editions,
     })
 }
 
@@ -416,6 +430,8 @@ pub struct ClausePage {
     id: String,
     text: String,
     cited_by: Vec<(String, String)>,
+    /// (date, author, change, summary), newest first.
+    history: Vec<(String, String, &'static str, String)>,
 }
 
 pub async fn clause(
@@ -439,7 +455,25 @@ pub async fn clause(
         .take(20)
         .map(|(_, oc)| (oc.slug.clone(), oc.id.clone()))
         .collect();
+    let history = state
+        .library
+        .clause_history(&code, &c.number)
+        .map(|h| {
+            h.revisions
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.revision.date,
+                        r.revision.author,
+                        change_label(r.change),
+                        r.revision.summary,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(ClausePage {
+        history,
         nav: Nav::of(&viewer),
         std: row(s),
         clause: ClauseRow {
@@ -661,4 +695,276 @@ pub async fn admin_activity(
         nav: Nav::of(&viewer),
         entries,
     })
+}
+
+/// The author's words of a commit: the message body after our generated summary.
+fn describe(summary: &str, message: &str) -> String {
+    let body: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != summary)
+        .collect();
+    if body.is_empty() {
+        summary.to_string()
+    } else {
+        body.join(" ")
+    }
+}
+
+fn status_label(s: &str) -> &str {
+    match s {
+        "current" => "现行",
+        "superseded" => "被代替",
+        "draft" => "草案",
+        "withdrawn" => "废止",
+        other => other,
+    }
+}
+
+fn change_label(change: &str) -> &'static str {
+    match change {
+        "added" => "新增",
+        "modified" => "修改",
+        "removed" | "deleted" => "删除",
+        _ => "变更",
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// History and diff
+
+pub struct HistoryRow {
+    pub rev: String,
+    pub short: String,
+    pub date: String,
+    pub author: String,
+    pub summary: String,
+    pub change: &'static str,
+    pub status: String,
+    /// The previous revision of this standard, for "compare with previous".
+    pub previous: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "history.html")]
+pub struct HistoryPage {
+    nav: Nav,
+    std: StdRow,
+    rows: Vec<HistoryRow>,
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(slug): Path<String>,
+) -> Result<HistoryPage, AppError> {
+    let content = state.content();
+    let s = find_standard(&content.coll, &slug).ok_or(AppError::NotFound)?;
+    let entries = state
+        .library
+        .history(&s.code.to_string())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut rows: Vec<HistoryRow> = entries
+        .iter()
+        .map(|e| HistoryRow {
+            rev: e.revision.id.clone(),
+            short: e.revision.short_id.clone(),
+            date: e.revision.date.clone(),
+            author: e.revision.author.clone(),
+            summary: describe(&e.revision.summary, &e.revision.message),
+            change: change_label(e.change),
+            status: match (&e.status_from, &e.status_to) {
+                (Some(a), Some(b)) => format!("{} → {}", status_label(a), status_label(b)),
+                (None, Some(b)) => status_label(b).to_string(),
+                _ => String::new(),
+            },
+            previous: None,
+        })
+        .collect();
+    // Newest first: each revision's predecessor is the next row.
+    for i in 0..rows.len() {
+        rows[i].previous = rows.get(i + 1).map(|r| r.rev.clone());
+    }
+    Ok(HistoryPage {
+        nav: Nav::of(&viewer),
+        std: row(s),
+        rows,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DiffQuery {
+    /// Old and new standard (code or slug); `b` defaults to `a`.
+    pub a: String,
+    pub b: Option<String>,
+    /// Revisions (default: HEAD).
+    pub ra: Option<String>,
+    pub rb: Option<String>,
+}
+
+pub struct ChangeRow {
+    pub kind: &'static str,
+    pub class: &'static str,
+    pub old_number: String,
+    pub new_number: String,
+    pub title: String,
+    pub technical: bool,
+    /// Inline diff: (text, "equal" | "insert" | "delete").
+    pub segments: Vec<(String, &'static str)>,
+    pub old_text: String,
+    pub new_text: String,
+    pub provisions: Vec<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "diff.html")]
+pub struct DiffPage {
+    nav: Nav,
+    old_label: String,
+    new_label: String,
+    meta: Vec<(String, String, String)>,
+    changes: Vec<ChangeRow>,
+}
+
+/// Computes the clause-level diff the page and the API show.
+pub fn compute_diff(
+    state: &AppState,
+    q: &DiffQuery,
+) -> Result<crate::library::diff::StandardDiff, AppError> {
+    let content = state.content();
+    let code_of = |x: &str| {
+        find_standard(&content.coll, x)
+            .map(|s| s.code.to_string())
+            .ok_or(AppError::NotFound)
+    };
+    let a = code_of(&q.a)?;
+    let b = code_of(q.b.as_deref().unwrap_or(&q.a))?;
+    let ra = q.ra.clone().unwrap_or_else(|| "HEAD".into());
+    let rb = q.rb.clone().unwrap_or_else(|| "HEAD".into());
+    let bad_rev =
+        |e: crate::library::LibraryError| AppError::BadRequest(format!("无法读取该版本：{e}"));
+    let (old, old_rev) = state.library.read(&a, &ra).map_err(bad_rev)?;
+    let (new, new_rev) = state.library.read(&b, &rb).map_err(bad_rev)?;
+    let la = format!("{a} @ {} {}", old_rev.short_id, old_rev.date);
+    let lb = format!("{b} @ {} {}", new_rev.short_id, new_rev.date);
+    Ok(crate::library::diff::diff(&old, &new, &la, &lb))
+}
+
+pub async fn diff(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<DiffQuery>,
+) -> Result<DiffPage, AppError> {
+    let d = compute_diff(&state, &q)?;
+    let changes = d
+        .changes
+        .iter()
+        .map(|c| ChangeRow {
+            kind: c.kind.label(),
+            class: match c.kind.label() {
+                "新增" => "added",
+                "删除" => "removed",
+                _ => "changed",
+            },
+            old_number: c.old_number.clone().unwrap_or_default(),
+            new_number: c.new_number.clone().unwrap_or_default(),
+            title: c.title.clone().unwrap_or_default(),
+            technical: c.is_technical(),
+            segments: c.inline.iter().map(|s| (s.text.clone(), s.op)).collect(),
+            old_text: c.old_text.clone().unwrap_or_default(),
+            new_text: c.new_text.clone().unwrap_or_default(),
+            provisions: c
+                .provisions
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}：{}",
+                        p.kind.label(),
+                        p.new_text
+                            .as_deref()
+                            .or(p.old_text.as_deref())
+                            .unwrap_or("")
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(DiffPage {
+        nav: Nav::of(&viewer),
+        old_label: d.old_label.clone(),
+        new_label: d.new_label.clone(),
+        meta: d
+            .meta
+            .iter()
+            .map(|m| (m.field.to_string(), m.old.clone(), m.new.clone()))
+            .collect(),
+        changes,
+    })
+}
+
+// ---------------------------------------------------------------------------------
+// The standard system (GB/T 24421)
+
+pub struct SystemNode {
+    pub top: &'static str,
+    pub subs: Vec<(String, Vec<StdRow>)>,
+    pub count: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "system.html")]
+pub struct SystemPage {
+    nav: Nav,
+    nodes: Vec<SystemNode>,
+    unplaced: Vec<StdRow>,
+}
+
+pub async fn system(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> SystemPage {
+    let content = state.content();
+    let mut nodes: Vec<SystemNode> = crate::standard::category::NODES
+        .iter()
+        .map(|(top, subs)| SystemNode {
+            top,
+            subs: subs.iter().map(|s| (s.to_string(), Vec::new())).collect(),
+            count: 0,
+        })
+        .collect();
+    let mut unplaced = Vec::new();
+    for s in content
+        .coll
+        .standards
+        .iter()
+        .filter(|s| !s.is_reference_only())
+    {
+        let Some(cat) = &s.meta.category else {
+            unplaced.push(row(s));
+            continue;
+        };
+        let (top, sub) = cat.split_once('/').unwrap_or((cat.as_str(), ""));
+        match nodes.iter_mut().find(|n| n.top == top) {
+            Some(n) => {
+                n.count += 1;
+                match n.subs.iter_mut().find(|(name, _)| name == sub) {
+                    Some((_, list)) => list.push(row(s)),
+                    None => n.subs.push((
+                        if sub.is_empty() {
+                            "（未分子类）".into()
+                        } else {
+                            sub.to_string()
+                        },
+                        vec![row(s)],
+                    )),
+                }
+            }
+            None => unplaced.push(row(s)),
+        }
+    }
+    SystemPage {
+        nav: Nav::of(&viewer),
+        nodes,
+        unplaced,
+    }
 }

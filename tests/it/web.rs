@@ -226,6 +226,78 @@ async fn exercise(s: Server) {
     .unwrap();
     assert!(search.contains("<mark>"), "hits highlight the words");
 
+    // History and clause-level diff after a revision is published.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("standards/t-ztac-001.2-2023.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains("每个订单应在下单后20 min内得到首次响应"));
+    s.state
+        .library
+        .publish(&biaozhun::library::PublishRequest {
+            text: text.replace(
+                "每个订单应在下单后20 min内得到首次响应",
+                "每个订单应在下单后15 min内得到首次响应",
+            ),
+            author: biaozhun::library::Author::new("王喆", "wz@example.com"),
+            message: "首次响应时限缩短为15 min".into(),
+            submission: None,
+            when: None,
+        })
+        .unwrap();
+    let history = as_admin(c.get(format!("{}/standards/t-ztac-001.2-2023/history", s.base)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        history.contains("首次响应时限缩短为15 min") && history.contains("王喆"),
+        "history lists the revision: {history}"
+    );
+    assert!(history.contains("与上一版比较"));
+    let diff = as_admin(c.get(format!("{}/diff", s.base)).query(&[
+        ("a", "t-ztac-001.2-2023"),
+        ("ra", "HEAD~1"),
+        ("rb", "HEAD"),
+    ]))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(diff.status(), StatusCode::OK);
+    let diff = diff.text().await.unwrap();
+    assert!(
+        diff.contains("<del>20</del>") && diff.contains("<ins>15</ins>"),
+        "inline diff marks the change"
+    );
+    let api: serde_json::Value = as_admin(
+        c.get(format!("{}/api/v1/diff", s.base))
+            .query(&[("a", "t-ztac-001.2-2023"), ("ra", "HEAD~1")]),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(api["changes"].as_array().map(Vec::len), Some(1), "{api}");
+    let bad = as_admin(
+        c.get(format!("{}/diff", s.base))
+            .query(&[("a", "t-ztac-001.2-2023"), ("ra", "no-such-rev")]),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let system = as_admin(c.get(format!("{}/system", s.base)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(system.contains("服务提供标准"), "the GB/T 24421 tree");
+
     // Unknown pages: a Chinese 404 page; oversized bodies: 413.
     let missing = c
         .get(format!("{}/no/such/page", s.base))
