@@ -467,6 +467,48 @@ impl Db {
         Ok(token)
     }
 
+    /// A user's API tokens (never the token itself), newest first.
+    pub async fn api_tokens(&self, user_id: i64) -> Result<Vec<ApiToken>, AccountError> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, revoked FROM api_tokens WHERE user_id = $1 ORDER BY id DESC",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiToken {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: r.try_get("created_at")?,
+                    revoked: r.try_get::<i64, _>("revoked")? != 0,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Revokes one of `user`'s tokens; false when it is not theirs.
+    pub async fn revoke_api_token(
+        &self,
+        user: &User,
+        id: i64,
+        by: &Actor,
+    ) -> Result<bool, AccountError> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user.id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            > 0;
+        if done {
+            self.log(by, "token.revoke", &user.username, &id.to_string())
+                .await?;
+        }
+        Ok(done)
+    }
+
     /// The active user behind an API token.
     pub async fn api_user(&self, token: &str) -> Result<Option<User>, AccountError> {
         let row =
@@ -526,6 +568,14 @@ impl Db {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

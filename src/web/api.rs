@@ -96,3 +96,74 @@ pub async fn diff(State(state): State<AppState>, Query(q): Query<DiffQuery>) -> 
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
+
+/// OpenAPI 3.1, generated from the route table that also builds the router, so the
+/// document lists exactly the API the server has, with each route's access rule.
+pub async fn openapi() -> Response {
+    Json(openapi_document()).into_response()
+}
+
+pub fn openapi_document() -> serde_json::Value {
+    let mut paths = serde_json::Map::new();
+    for r in super::ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1/"))
+    {
+        let params: Vec<serde_json::Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|x| x.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .chain(query_params(r.path))
+            .collect();
+        let security = match r.access {
+            super::Access::Public => json!([]),
+            _ => json!([{ "bearer": [] }, { "session": [] }]),
+        };
+        let op = json!({
+            "summary": r.summary,
+            "parameters": params,
+            "security": security,
+            "responses": {
+                "200": { "description": "成功", "content": { "application/json": { "schema": { "type": "object" } } } },
+                "401": { "description": "未登录或令牌无效", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "403": { "description": "没有权限" },
+                "404": { "description": "不存在", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        });
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        entry[r.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "标准 Biaozhun API", "version": env!("CARGO_PKG_VERSION") },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer", "description": "API 令牌（在“我的账号”中创建）" },
+                "session": { "type": "apiKey", "in": "cookie", "name": super::SESSION_COOKIE }
+            },
+            "schemas": {
+                "Error": { "type": "object", "properties": { "error": { "type": "string" }, "status": { "type": "integer" } }, "required": ["error", "status"] }
+            }
+        }
+    })
+}
+
+fn query_params(path: &str) -> Vec<serde_json::Value> {
+    let q = |name: &str, required: bool, description: &str| json!({ "name": name, "in": "query", "required": required, "description": description, "schema": { "type": "string" } });
+    match path {
+        "/api/v1/search" => vec![q(
+            "q",
+            true,
+            "检索式：词、\"短语\"、-排除、std: kind: status: type: category: year: dept:",
+        )],
+        "/api/v1/diff" => vec![
+            q("a", true, "旧标准（编号或 slug）"),
+            q("b", false, "新标准（默认同 a）"),
+            q("ra", false, "旧版本（git 修订，默认 HEAD）"),
+            q("rb", false, "新版本（默认 HEAD）"),
+        ],
+        _ => Vec::new(),
+    }
+}

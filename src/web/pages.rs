@@ -968,3 +968,132 @@ pub async fn system(
         unplaced,
     }
 }
+
+// ---------------------------------------------------------------------------------
+// My account: password and API tokens
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    nav: Nav,
+    user: User,
+    tokens: Vec<(String, crate::db::accounts::ApiToken)>,
+    message: String,
+    /// A token just created, shown once.
+    new_token: String,
+}
+
+async fn account_page(
+    state: &AppState,
+    viewer: &Viewer,
+    message: String,
+    new_token: String,
+) -> Result<AccountPage, AppError> {
+    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let tokens = state
+        .db
+        .api_tokens(user.id)
+        .await?
+        .into_iter()
+        .map(|t| (crate::library::format_time(t.created_at, 480), t))
+        .collect();
+    Ok(AccountPage {
+        nav: Nav::of(viewer),
+        user,
+        tokens,
+        message,
+        new_token,
+    })
+}
+
+pub async fn account(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<AccountPage, AppError> {
+    account_page(&state, &viewer, String::new(), String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    new: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<PasswordForm>,
+) -> Result<AccountPage, AppError> {
+    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    // The current password goes through the throttled login check.
+    let message = match state
+        .db
+        .login(&user.username, &f.current, &viewer.ip)
+        .await?
+    {
+        Login::Ok(_) => match state
+            .db
+            .set_password(user.id, &f.new, &viewer.actor())
+            .await
+        {
+            Ok(()) => "密码已修改".to_string(),
+            Err(crate::db::accounts::AccountError::Db(e)) => {
+                return Err(AppError::Internal(e.to_string()));
+            }
+            Err(e) => format!("未能修改：{e}"),
+        },
+        Login::Wrong => "当前密码不正确".to_string(),
+        Login::Throttled => "尝试次数过多，请 15 分钟后再试".to_string(),
+    };
+    account_page(&state, &viewer, message, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    name: String,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<TokenForm>,
+) -> Result<AccountPage, AppError> {
+    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        return account_page(
+            &state,
+            &viewer,
+            "令牌名称须为 1–64 个字符".into(),
+            String::new(),
+        )
+        .await;
+    }
+    let token = state
+        .db
+        .create_api_token(&user, name, &viewer.actor())
+        .await?;
+    account_page(
+        &state,
+        &viewer,
+        format!("已创建令牌“{name}”，请立即复制，它只显示这一次"),
+        token,
+    )
+    .await
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    if !state
+        .db
+        .revoke_api_token(&user, id, &viewer.actor())
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to("/account").into_response())
+}

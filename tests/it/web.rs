@@ -382,6 +382,80 @@ async fn exercise(s: Server) {
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
 
+    // Any user creates and revokes their own API token on the account page.
+    let (viewer_token, viewer_csrf) = session_for(&s, Role::Viewer).await;
+    let as_viewer =
+        |req: reqwest::RequestBuilder| req.header("cookie", format!("bz_session={viewer_token}"));
+    let page = as_viewer(c.post(format!("{}/account/tokens", s.base)))
+        .form(&[("csrf", viewer_csrf.as_str()), ("name", "平台对接")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = page
+        .split("<code class=\"token\">")
+        .nth(1)
+        .and_then(|x| x.split('<').next())
+        .expect("the new token is shown once")
+        .to_string();
+    assert!(token.starts_with("bzt_"));
+    let ok = c
+        .get(format!("{}/api/v1/standards", s.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let viewer = s.state.db.user_by_name("u-viewer").await.unwrap().unwrap();
+    let id = s.state.db.api_tokens(viewer.id).await.unwrap()[0].id;
+    let revoked = as_viewer(c.post(format!("{}/account/tokens/{id}/revoke", s.base)))
+        .form(&[("csrf", viewer_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let gone = c
+        .get(format!("{}/api/v1/standards", s.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+    // Someone else's token cannot be revoked.
+    let other = as_viewer(c.post(format!("{}/account/tokens/{}/revoke", s.base, id + 1000)))
+        .form(&[("csrf", viewer_csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+
+    // The OpenAPI document lists exactly the API routes of the table.
+    let doc: serde_json::Value = c
+        .get(format!("{}/api/v1/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|m| m.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        documented,
+        ROUTES
+            .iter()
+            .filter(|r| r.path.starts_with("/api/v1/"))
+            .count()
+    );
+    assert!(doc["paths"]["/api/v1/search"]["get"]["parameters"][0]["name"] == "q");
+
     // Logout needs the CSRF token and ends the session.
     let out = as_admin(c.post(format!("{}/logout", s.base)))
         .form(&[("csrf", admin_csrf.as_str())])
