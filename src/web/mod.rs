@@ -107,10 +107,48 @@ pub const ROUTES: &[RouteSpec] = &[
 /// Largest request body accepted (forms, API): 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// The standards as of the library's HEAD.
+/// The standards as of the library's HEAD, with what pages derive from them.
 pub struct Content {
     pub coll: Collection,
     pub revision: String,
+    /// Cited standard (family, e.g. `T/ZTAC 001.2`) → (slug, id) of the clauses of
+    /// other standards that cite it. Built once, not per page view.
+    pub cited_by: std::collections::HashMap<String, Vec<(String, String)>>,
+    /// Clause id → its revisions (date, author, change, what), filled on first view:
+    /// walking git history per page view would dominate the page's cost.
+    pub clause_history: std::sync::Mutex<std::collections::HashMap<String, Arc<ClauseRevisions>>>,
+}
+
+/// A clause's revisions as the clause page lists them: (date, author, change, what).
+pub type ClauseRevisions = Vec<(String, String, &'static str, String)>;
+
+impl Content {
+    pub fn new(coll: Collection, revision: String) -> Content {
+        let mut cited_by: std::collections::HashMap<String, Vec<(String, String)>> =
+            std::collections::HashMap::new();
+        for s in &coll.standards {
+            for c in s.all_clauses() {
+                let mut seen = Vec::new();
+                for (_, code) in crate::standard::code::find_citations(&c.own_text()) {
+                    let family = code.family();
+                    if code.matches(&s.code) || seen.contains(&family) {
+                        continue;
+                    }
+                    seen.push(family.clone());
+                    cited_by
+                        .entry(family)
+                        .or_default()
+                        .push((c.slug.clone(), c.id.clone()));
+                }
+            }
+        }
+        Content {
+            coll,
+            revision,
+            cited_by,
+            clause_history: Default::default(),
+        }
+    }
 }
 
 pub struct Inner {
@@ -483,10 +521,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
     let state = AppState(Arc::new(Inner {
         db,
         library,
-        content: std::sync::RwLock::new(Arc::new(Content {
-            coll,
-            revision: rev.id,
-        })),
+        content: std::sync::RwLock::new(Arc::new(Content::new(coll, rev.id))),
         search,
         data: cfg.data.clone(),
     }));

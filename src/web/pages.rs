@@ -431,7 +431,7 @@ pub struct ClausePage {
     text: String,
     cited_by: Vec<(String, String)>,
     /// (date, author, change, summary), newest first.
-    history: Vec<(String, String, &'static str, String)>,
+    history: std::sync::Arc<super::ClauseRevisions>,
 }
 
 pub async fn clause(
@@ -443,35 +443,46 @@ pub async fn clause(
     let (std_slug, number) = slug.split_once('_').ok_or(AppError::NotFound)?;
     let s = find_standard(&content.coll, std_slug).ok_or(AppError::NotFound)?;
     let c = s.clause(number).ok_or(AppError::NotFound)?;
-    // Clauses of other standards whose text cites this standard's code.
+    // Clauses of other standards that cite this standard (any edition of it).
     let code = s.code.to_string();
     let cited_by = content
-        .coll
-        .standards
-        .iter()
-        .filter(|o| o.code != s.code)
-        .flat_map(|o| o.all_clauses().into_iter().map(move |oc| (o, oc)))
-        .filter(|(_, oc)| oc.own_text().contains(&code))
-        .take(20)
-        .map(|(_, oc)| (oc.slug.clone(), oc.id.clone()))
-        .collect();
-    let history = state
-        .library
-        .clause_history(&code, &c.number)
-        .map(|h| {
-            h.revisions
-                .into_iter()
-                .map(|r| {
-                    (
-                        r.revision.date,
-                        r.revision.author,
-                        change_label(r.change),
-                        r.revision.summary,
-                    )
-                })
-                .collect()
-        })
+        .cited_by
+        .get(&s.code.family())
+        .map(|v| v.iter().take(50).cloned().collect())
         .unwrap_or_default();
+    let cached = content
+        .clause_history
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&c.id).cloned());
+    let history = match cached {
+        Some(h) => h,
+        None => {
+            let h: super::ClauseRevisions = state
+                .library
+                .clause_history(&code, &c.number)
+                .map(|h| {
+                    h.revisions
+                        .into_iter()
+                        .map(|r| {
+                            let what = describe(&r.revision.summary, &r.revision.message);
+                            (
+                                r.revision.date,
+                                r.revision.author,
+                                change_label(r.change),
+                                what,
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let h = std::sync::Arc::new(h);
+            if let Ok(mut m) = content.clause_history.lock() {
+                m.insert(c.id.clone(), h.clone());
+            }
+            h
+        }
+    };
     Ok(ClausePage {
         history,
         nav: Nav::of(&viewer),
