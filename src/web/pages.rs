@@ -286,6 +286,8 @@ pub async fn home(State(state): State<AppState>, Extension(viewer): Extension<Vi
 pub struct ListQuery {
     kind: Option<String>,
     status: Option<String>,
+    /// A GB/T 24421 node (`服务提供标准` or `服务提供标准/服务提供规范`).
+    category: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -295,6 +297,9 @@ pub struct StandardsPage {
     standards: Vec<StdRow>,
     kind: String,
     status: String,
+    category: String,
+    /// Every node and sub-node of the standard system, for the filter.
+    categories: Vec<String>,
 }
 
 pub async fn standards(
@@ -305,19 +310,35 @@ pub async fn standards(
     let content = state.content();
     let kind = q.kind.unwrap_or_default();
     let status = q.status.unwrap_or_default();
+    let category = q.category.unwrap_or_default();
     let standards = content
         .coll
         .standards
         .iter()
         .filter(|s| kind.is_empty() || s.meta.kind.as_str() == kind)
         .filter(|s| status.is_empty() || s.meta.status.as_str() == status)
+        .filter(|s| {
+            category.is_empty()
+                || s.meta
+                    .category
+                    .as_deref()
+                    .is_some_and(|c| c == category || c.starts_with(&format!("{category}/")))
+        })
         .map(row)
+        .collect();
+    let categories = crate::standard::category::NODES
+        .iter()
+        .flat_map(|(top, subs)| {
+            std::iter::once(top.to_string()).chain(subs.iter().map(move |s| format!("{top}/{s}")))
+        })
         .collect();
     StandardsPage {
         nav: Nav::of(&viewer),
         standards,
         kind,
         status,
+        category,
+        categories,
     }
 }
 

@@ -469,6 +469,43 @@ async fn exercise(s: Server) {
         .unwrap();
     assert_eq!(after.status(), StatusCode::SEE_OTHER, "the session is gone");
 
+    // The standards list filters by GB/T 24421 node.
+    let all = as_viewer(c.get(format!("{}/standards", s.base)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let none = as_viewer(
+        c.get(format!("{}/standards", s.base))
+            .query(&[("category", "岗位工作标准")]),
+    )
+    .send()
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(all.matches("<tr><td>").count() > none.matches("<tr><td>").count());
+
+    // An internal error shows a 500 page and keeps the details in the log.
+    sqlx::query("DROP TABLE api_tokens")
+        .execute(&s.state.db.pool)
+        .await
+        .unwrap();
+    let broken = as_viewer(c.get(format!("{}/account", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = broken.text().await.unwrap();
+    assert!(body.contains("服务器内部错误"), "{body}");
+    assert!(
+        !body.contains("api_tokens") && !body.to_lowercase().contains("sql"),
+        "no details leak: {body}"
+    );
+
     // Health.
     let h: serde_json::Value = c
         .get(format!("{}/healthz", s.base))
@@ -490,4 +527,55 @@ async fn web_app_on_sqlite() {
 async fn web_app_on_postgres() {
     let url = super::db::fresh_pg_url().await;
     exercise(start(Some(url)).await).await;
+}
+
+#[tokio::test]
+async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        data: dir.path().join("data"),
+        standards: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
+        database_url: None,
+        admin_password: None,
+        demo: true,
+    };
+    let (state, setup) = web::prepare(&cfg).await.unwrap();
+    assert!(setup.library_created);
+    let password = setup
+        .admin_password
+        .expect("a one-time admin password is printed");
+    assert!(password.len() >= 10);
+    assert_eq!(
+        setup.demo_users.len(),
+        Role::ALL.len(),
+        "one demo account per role"
+    );
+    assert!(matches!(
+        state
+            .db
+            .login("admin", &password, "127.0.0.1")
+            .await
+            .unwrap(),
+        biaozhun::db::accounts::Login::Ok(_)
+    ));
+    assert!(state.search.doc_count() > 500, "the index is built");
+    assert!(cfg.data.join("biaozhun.db").exists() && cfg.data.join("library/.git").exists());
+    drop(state);
+    // Second start: nothing is created again, the admin password still works.
+    let (state, setup) = web::prepare(&cfg).await.unwrap();
+    assert!(
+        !setup.library_created && setup.admin_password.is_none() && setup.demo_users.is_empty()
+    );
+    assert_eq!(
+        state.db.user_count().await.unwrap(),
+        1 + Role::ALL.len() as i64
+    );
+    assert!(matches!(
+        state
+            .db
+            .login("admin", &password, "127.0.0.1")
+            .await
+            .unwrap(),
+        biaozhun::db::accounts::Login::Ok(_)
+    ));
 }
