@@ -286,6 +286,13 @@ impl Library {
         &self.root
     }
 
+    /// The commit id at HEAD: cheap enough to poll, so readers can notice a publish.
+    pub fn head_id(&self) -> Result<String> {
+        let repo = self.repo()?;
+        let id = repo.head()?.peel_to_commit()?.id().to_string();
+        Ok(id)
+    }
+
     fn repo(&self) -> Result<Repository> {
         Ok(Repository::open(&self.root)?)
     }

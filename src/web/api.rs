@@ -72,7 +72,8 @@ pub async fn search(State(state): State<AppState>, Query(q): Query<SearchQuery>)
     if query.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "缺少查询参数 q");
     }
-    match state.search.search(&query, 20) {
+    let _ = state.content();
+    match state.with_search(|s| s.search(&query, 20)) {
         Ok(r) => Json(r).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
     }

@@ -155,9 +155,14 @@ pub struct Inner {
     pub db: Db,
     pub library: Library,
     pub content: std::sync::RwLock<Arc<Content>>,
-    pub search: SearchIndex,
+    pub search: std::sync::RwLock<SearchIndex>,
     pub data: PathBuf,
+    /// When the library's HEAD was last compared with `content` (see `content()`).
+    checked: std::sync::Mutex<std::time::Instant>,
 }
+
+/// How often a request may look for a newer library revision.
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -171,10 +176,56 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// The standards at the library's HEAD. At most once a second a request checks
+    /// whether HEAD moved (a publication, possibly by another process) and, if so,
+    /// reloads the standards and brings the search index up to date.
     pub fn content(&self) -> Arc<Content> {
+        let due = match self.checked.lock() {
+            Ok(mut last) if last.elapsed() >= REFRESH_EVERY => {
+                *last = std::time::Instant::now();
+                true
+            }
+            _ => false,
+        };
+        if due && let Err(e) = self.refresh() {
+            tracing::warn!(error = %e, "could not reload the library");
+        }
+        self.current()
+    }
+
+    fn current(&self) -> Arc<Content> {
         match self.content.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Reloads the standards and the index if the library's HEAD moved.
+    pub fn refresh(&self) -> Result<bool, String> {
+        let head = self.library.head_id().map_err(|e| e.to_string())?;
+        if head == self.current().revision {
+            return Ok(false);
+        }
+        let (coll, rev) = self
+            .library
+            .collection_at(&head)
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut index) = self.search.write() {
+            index.sync(&coll, &rev.id).map_err(|e| e.to_string())?;
+        }
+        let fresh = Arc::new(Content::new(coll, rev.id));
+        match self.content.write() {
+            Ok(mut g) => *g = fresh,
+            Err(p) => *p.into_inner() = fresh,
+        }
+        Ok(true)
+    }
+
+    /// Runs `f` with the search index.
+    pub fn with_search<T>(&self, f: impl FnOnce(&SearchIndex) -> T) -> T {
+        match self.search.read() {
+            Ok(g) => f(&g),
+            Err(p) => f(&p.into_inner()),
         }
     }
 }
@@ -530,8 +581,9 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         db,
         library,
         content: std::sync::RwLock::new(Arc::new(Content::new(coll, rev.id))),
-        search,
+        search: std::sync::RwLock::new(search),
         data: cfg.data.clone(),
+        checked: std::sync::Mutex::new(std::time::Instant::now()),
     }));
     Ok((state, setup))
 }

@@ -83,11 +83,12 @@ pub async fn not_found() -> Response {
 
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let db = state.db.ping().await.is_ok();
-    let index = state.search.doc_count() > 0;
+    let docs = state.with_search(|s| s.doc_count());
+    let index = docs > 0;
     let body = serde_json::json!({
         "status": if db && index { "ok" } else { "degraded" },
         "database": { "ok": db, "backend": state.db.backend.name() },
-        "index": { "ok": index, "documents": state.search.doc_count() },
+        "index": { "ok": index, "documents": docs },
     });
     let code = if db && index {
         StatusCode::OK
@@ -564,7 +565,9 @@ pub async fn search(
     if query.trim().is_empty() {
         return page;
     }
-    match state.search.search(&query, 20) {
+    // Searching reads the current index (refreshed by `content()` after a publish).
+    let _ = state.content();
+    match state.with_search(|s| s.search(&query, 20)) {
         Ok(r) => {
             page.total = r.total;
             page.hits = r

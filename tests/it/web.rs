@@ -244,6 +244,33 @@ async fn exercise(s: Server) {
             when: None,
         })
         .unwrap();
+    // Pages follow the library: the new text shows once HEAD is noticed.
+    assert!(s.state.refresh().unwrap(), "HEAD moved");
+    let clause = as_admin(c.get(format!("{}/clauses/t-ztac-001.2-2023_9.1", s.base)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        clause.contains("下单后15 min内得到首次响应"),
+        "the clause page shows the published text"
+    );
+    let hits: serde_json::Value = as_admin(
+        c.get(format!("{}/api/v1/search", s.base))
+            .query(&[("q", "\"15 min内得到首次响应\"")]),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        hits["hits"].as_array().is_some_and(|h| !h.is_empty()),
+        "the index was synced: {hits}"
+    );
     let history = as_admin(c.get(format!("{}/standards/t-ztac-001.2-2023/history", s.base)))
         .send()
         .await
@@ -558,7 +585,10 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
             .unwrap(),
         biaozhun::db::accounts::Login::Ok(_)
     ));
-    assert!(state.search.doc_count() > 500, "the index is built");
+    assert!(
+        state.with_search(|s| s.doc_count()) > 500,
+        "the index is built"
+    );
     assert!(cfg.data.join("biaozhun.db").exists() && cfg.data.join("library/.git").exists());
     drop(state);
     // Second start: nothing is created again, the admin password still works.
