@@ -33,6 +33,11 @@ pub struct ServeArgs {
     /// Also create one demo account per role.
     #[arg(long)]
     pub demo: bool,
+    /// Cookies without `Secure`: only for plain HTTP on a private network, since
+    /// browsers refuse Secure cookies over http:// except on localhost. Use HTTPS
+    /// (a reverse proxy) instead wherever you can.
+    #[arg(long)]
+    pub insecure_cookies: bool,
 }
 
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -47,6 +52,7 @@ pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
             database_url: args.database_url.clone(),
             admin_password: args.admin_password.clone(),
             demo: args.demo,
+            insecure_cookies: args.insecure_cookies,
         };
         let (state, setup) = web::prepare(&cfg).await.map_err(CliError::Usage)?;
         let listener = tokio::net::TcpListener::bind(&args.addr)

@@ -157,6 +157,8 @@ pub struct Inner {
     pub content: std::sync::RwLock<Arc<Content>>,
     pub search: std::sync::RwLock<SearchIndex>,
     pub data: PathBuf,
+    /// Cookies carry `Secure` (off only for plain-HTTP deployments).
+    pub secure_cookies: bool,
     /// When the library's HEAD was last compared with `content` (see `content()`).
     checked: std::sync::Mutex<std::time::Instant>,
 }
@@ -477,6 +479,9 @@ pub struct ServeConfig {
     pub database_url: Option<String>,
     pub admin_password: Option<String>,
     pub demo: bool,
+    /// Send cookies without `Secure`, for a plain-HTTP deployment on a private network
+    /// (browsers drop Secure cookies over http:// except on localhost).
+    pub insecure_cookies: bool,
 }
 
 /// What the first start created, for the console.
@@ -583,6 +588,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         content: std::sync::RwLock::new(Arc::new(Content::new(coll, rev.id))),
         search: std::sync::RwLock::new(search),
         data: cfg.data.clone(),
+        secure_cookies: !cfg.insecure_cookies,
         checked: std::sync::Mutex::new(std::time::Instant::now()),
     }));
     Ok((state, setup))

@@ -136,7 +136,12 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_page(next: String, error: String) -> Response {
+/// `; Secure` unless the server was told it runs on plain HTTP (`--insecure-cookies`).
+fn secure(state: &AppState) -> &'static str {
+    if state.secure_cookies { "; Secure" } else { "" }
+}
+
+fn login_page(state: &AppState, next: String, error: String) -> Response {
     let csrf = crate::db::accounts::random_token();
     let page = LoginPage {
         nav: Nav {
@@ -148,7 +153,10 @@ fn login_page(next: String, error: String) -> Response {
         error,
         csrf: csrf.clone(),
     };
-    let cookie = format!("{LOGIN_CSRF}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Secure");
+    let cookie = format!(
+        "{LOGIN_CSRF}={csrf}; Path=/login; HttpOnly; SameSite=Strict{}",
+        secure(state)
+    );
     match page.render() {
         Ok(html) => (
             [
@@ -162,8 +170,8 @@ fn login_page(next: String, error: String) -> Response {
     }
 }
 
-pub async fn login_form(Query(q): Query<NextQuery>) -> Response {
-    login_page(safe_next(q.next.as_deref()), String::new())
+pub async fn login_form(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    login_page(&state, safe_next(q.next.as_deref()), String::new())
 }
 
 #[derive(Deserialize)]
@@ -184,13 +192,14 @@ pub async fn login(
     // Double-submit: the form's token must match the cookie set with the form.
     if super::cookie(&headers, LOGIN_CSRF).as_deref() != Some(f.csrf.as_str()) || f.csrf.is_empty()
     {
-        return login_page(next, "表单已过期，请重新登录".into());
+        return login_page(&state, next, "表单已过期，请重新登录".into());
     }
     match state.db.login(&f.username, &f.password, &viewer.ip).await {
         Ok(Login::Ok(user)) => match state.db.create_session(&user, &viewer.ip).await {
             Ok((token, _)) => {
                 let cookie = format!(
-                    "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age={}",
+                    "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{}; Max-Age={}",
+                    secure(&state),
                     crate::db::accounts::SESSION_SECONDS
                 );
                 (
@@ -201,9 +210,9 @@ pub async fn login(
             }
             Err(e) => AppError::from(e).into_response(),
         },
-        Ok(Login::Wrong) => login_page(next, "用户名或密码错误".into()),
+        Ok(Login::Wrong) => login_page(&state, next, "用户名或密码错误".into()),
         Ok(Login::Throttled) => {
-            let mut r = login_page(next, "登录失败次数过多，请 15 分钟后再试".into());
+            let mut r = login_page(&state, next, "登录失败次数过多，请 15 分钟后再试".into());
             *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             r
         }
@@ -219,7 +228,10 @@ pub async fn logout(
     if let Some(token) = &viewer.session_token {
         state.db.end_session(token, &viewer.actor()).await?;
     }
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=0");
+    let cookie = format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax{}; Max-Age=0",
+        secure(&state)
+    );
     Ok((
         StatusCode::SEE_OTHER,
         [

@@ -84,6 +84,7 @@ async fn log_in_search_open_a_clause_and_a_diff() {
         database_url: None,
         admin_password: Some("browser-password-1".into()),
         demo: false,
+        insecure_cookies: false,
     };
     let (state, _) = web::prepare(&cfg).await.unwrap();
     // A second revision, so that there is a diff to open.

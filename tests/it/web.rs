@@ -23,6 +23,7 @@ async fn start(database_url: Option<String>) -> Server {
         database_url,
         admin_password: Some("admin-password-1".into()),
         demo: false,
+        insecure_cookies: false,
     };
     let (state, setup) = web::prepare(&cfg).await.unwrap();
     assert_eq!(setup.admin_password.as_deref(), Some("admin-password-1"));
@@ -565,6 +566,7 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
         database_url: None,
         admin_password: None,
         demo: true,
+        insecure_cookies: false,
     };
     let (state, setup) = web::prepare(&cfg).await.unwrap();
     assert!(setup.library_created);
