@@ -37,6 +37,21 @@ async fn start(database_url: Option<String>) -> Server {
     }
 }
 
+/// Send and read the body, failing the test on a transport error.
+trait Fetch {
+    async fn body_text(self) -> String;
+    async fn body_json(self) -> serde_json::Value;
+}
+
+impl Fetch for reqwest::RequestBuilder {
+    async fn body_text(self) -> String {
+        self.send().await.unwrap().text().await.unwrap()
+    }
+    async fn body_json(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
@@ -219,12 +234,8 @@ async fn exercise(s: Server) {
         c.get(format!("{}/search", s.base))
             .query(&[("q", "安心码 派单")]),
     )
-    .send()
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    .body_text()
+    .await;
     assert!(search.contains("<mark>"), "hits highlight the words");
 
     // History and clause-level diff after a revision is published.
@@ -248,12 +259,8 @@ async fn exercise(s: Server) {
     // Pages follow the library: the new text shows once HEAD is noticed.
     assert!(s.state.refresh().unwrap(), "HEAD moved");
     let clause = as_admin(c.get(format!("{}/clauses/t-ztac-001.2-2023_9.1", s.base)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body_text()
+        .await;
     assert!(
         clause.contains("下单后15 min内得到首次响应"),
         "the clause page shows the published text"
@@ -262,23 +269,15 @@ async fn exercise(s: Server) {
         c.get(format!("{}/api/v1/search", s.base))
             .query(&[("q", "\"15 min内得到首次响应\"")]),
     )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .body_json()
+    .await;
     assert!(
         hits["hits"].as_array().is_some_and(|h| !h.is_empty()),
         "the index was synced: {hits}"
     );
     let history = as_admin(c.get(format!("{}/standards/t-ztac-001.2-2023/history", s.base)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body_text()
+        .await;
     assert!(
         history.contains("首次响应时限缩短为15 min") && history.contains("王喆"),
         "history lists the revision: {history}"
@@ -302,12 +301,8 @@ async fn exercise(s: Server) {
         c.get(format!("{}/api/v1/diff", s.base))
             .query(&[("a", "t-ztac-001.2-2023"), ("ra", "HEAD~1")]),
     )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .body_json()
+    .await;
     assert_eq!(api["changes"].as_array().map(Vec::len), Some(1), "{api}");
     let bad = as_admin(
         c.get(format!("{}/diff", s.base))
@@ -318,12 +313,8 @@ async fn exercise(s: Server) {
     .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let system = as_admin(c.get(format!("{}/system", s.base)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body_text()
+        .await;
     assert!(system.contains("服务提供标准"), "the GB/T 24421 tree");
 
     // Unknown pages: a Chinese 404 page; oversized bodies: 413.
@@ -416,12 +407,8 @@ async fn exercise(s: Server) {
         |req: reqwest::RequestBuilder| req.header("cookie", format!("bz_session={viewer_token}"));
     let page = as_viewer(c.post(format!("{}/account/tokens", s.base)))
         .form(&[("csrf", viewer_csrf.as_str()), ("name", "平台对接")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body_text()
+        .await;
     let token = page
         .split("<code class=\"token\">")
         .nth(1)
@@ -462,12 +449,8 @@ async fn exercise(s: Server) {
     // The OpenAPI document lists exactly the API routes of the table.
     let doc: serde_json::Value = c
         .get(format!("{}/api/v1/openapi.json", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     assert_eq!(doc["openapi"], "3.1.0");
     let documented: usize = doc["paths"]
         .as_object()
@@ -499,22 +482,14 @@ async fn exercise(s: Server) {
 
     // The standards list filters by GB/T 24421 node.
     let all = as_viewer(c.get(format!("{}/standards", s.base)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .body_text()
+        .await;
     let none = as_viewer(
         c.get(format!("{}/standards", s.base))
             .query(&[("category", "岗位工作标准")]),
     )
-    .send()
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    .body_text()
+    .await;
     assert!(all.matches("<tr><td>").count() > none.matches("<tr><td>").count());
 
     // An internal error shows a 500 page and keeps the details in the log.
@@ -535,14 +510,7 @@ async fn exercise(s: Server) {
     );
 
     // Health.
-    let h: serde_json::Value = c
-        .get(format!("{}/healthz", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: serde_json::Value = c.get(format!("{}/healthz", s.base)).body_json().await;
     assert_eq!(h["status"], "ok");
 }
 
