@@ -10,4 +10,5 @@ pub mod diag;
 pub mod library;
 pub mod search;
 pub mod standard;
+pub mod submission;
 pub mod web;

@@ -222,3 +222,140 @@ async fn repeated_failures_throttle_logins_per_user() {
         );
     }
 }
+
+mod submissions {
+    use super::*;
+    use biaozhun::db::submissions::{Conflict, NewSubmission};
+    use biaozhun::submission::State;
+
+    async fn user(db: &Db, name: &str, role: Role) -> biaozhun::db::accounts::User {
+        db.create_user(
+            &NewUser {
+                username: name,
+                display_name: name,
+                password: "a long password",
+                role,
+                department: "家政服务部",
+            },
+            &admin_actor(),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn transitions_are_atomic_and_edits_never_lost() {
+        let (dbs, _dir) = both().await;
+        for db in dbs {
+            let b = db.backend.name();
+            let author = user(&db, "li", Role::Employee).await;
+            let reviewer = user(&db, "zhou", Role::Reviewer).await;
+            let s = db
+                .create_submission(
+                    &NewSubmission {
+                        title: "家政服务人员上门服务规范",
+                        code: "Q/BZ 001—2026",
+                        kind: "new",
+                        base_code: "",
+                        department: "家政服务部",
+                        category: "服务提供标准/服务提供规范",
+                        text: "v1",
+                    },
+                    &author,
+                )
+                .await
+                .unwrap();
+            assert_eq!((s.state, s.version), (State::Draft, 1), "{b}");
+            // Optimistic concurrency: an edit on a stale page is refused.
+            let v2 = db.edit_submission(s.id, 1, "v2", &author).await.unwrap();
+            assert_eq!(v2, 2);
+            let stale = db
+                .edit_submission(s.id, 1, "v2 from an old tab", &author)
+                .await;
+            assert!(
+                matches!(
+                    stale,
+                    Err(Conflict::Stale {
+                        seen: 1,
+                        current: 2
+                    })
+                ),
+                "{b}: {stale:?}"
+            );
+            assert_eq!(
+                db.submission(s.id).await.unwrap().unwrap().text,
+                "v2",
+                "{b}: nothing overwritten"
+            );
+            db.transition(s.id, State::Draft, State::Submitted, &author, "")
+                .await
+                .unwrap();
+            // Not editable once submitted.
+            let late = db.edit_submission(s.id, 3, "v3", &author).await;
+            assert!(matches!(late, Err(Conflict::Moved(_))), "{b}: {late:?}");
+            db.transition(s.id, State::Submitted, State::InReview, &reviewer, "")
+                .await
+                .unwrap();
+            // Eight reviewers approve at the same moment: exactly one succeeds.
+            let mut tasks = Vec::new();
+            for _ in 0..8 {
+                let db = db.clone();
+                let reviewer = reviewer.clone();
+                tasks.push(tokio::spawn(async move {
+                    db.transition(s.id, State::InReview, State::Approved, &reviewer, "")
+                        .await
+                }));
+            }
+            let mut ok = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(()) => ok += 1,
+                    Err(Conflict::Moved(_)) => {}
+                    Err(e) => panic!("{b}: unexpected {e}"),
+                }
+            }
+            assert_eq!(ok, 1, "{b}: approved exactly once");
+            let events = db.submission_events(s.id).await.unwrap();
+            let path: Vec<(&str, &str)> = events
+                .iter()
+                .map(|e| (e.from_state.as_str(), e.to_state.as_str()))
+                .collect();
+            assert_eq!(
+                path,
+                [
+                    ("draft", "submitted"),
+                    ("submitted", "in_review"),
+                    ("in_review", "approved")
+                ],
+                "{b}"
+            );
+            // Threaded clause comments.
+            let root = db
+                .add_comment(s.id, "5.2", None, "时限应明确", &reviewer)
+                .await
+                .unwrap();
+            db.add_comment(s.id, "5.2", Some(root), "已改为30 min", &author)
+                .await
+                .unwrap();
+            let comments = db.comments(s.id).await.unwrap();
+            assert_eq!(comments.len(), 2);
+            assert_eq!(
+                (comments[1].parent_id, comments[1].clause.as_str()),
+                (Some(root), "5.2"),
+                "{b}"
+            );
+            // Lists: the review queue and the author's own.
+            assert_eq!(
+                db.submissions(&[State::Approved], None)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert_eq!(
+                db.submissions(&[], Some(reviewer.id)).await.unwrap().len(),
+                0
+            );
+        }
+    }
+}

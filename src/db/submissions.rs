@@ -1,0 +1,343 @@
+//! Submissions in the database: every change is one conditional `UPDATE` inside a
+//! transaction with its event row, so two reviewers approving at the same moment
+//! move the submission once, and an edit made on a stale page is refused instead of
+//! overwriting someone else's text.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::accounts::{AccountError, User};
+use super::{Db, now};
+use crate::submission::State;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Submission {
+    pub id: i64,
+    pub title: String,
+    pub code: String,
+    /// `new` or `revision`
+    pub kind: String,
+    pub base_code: String,
+    pub department: String,
+    pub category: String,
+    pub author_id: i64,
+    pub state: State,
+    pub text: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub published_rev: String,
+    pub publish_error: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub at: i64,
+    pub username: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    pub id: i64,
+    pub clause: String,
+    pub parent_id: Option<i64>,
+    pub username: String,
+    pub at: i64,
+    pub body: String,
+}
+
+/// What a new submission starts with.
+pub struct NewSubmission<'a> {
+    pub title: &'a str,
+    pub code: &'a str,
+    pub kind: &'a str,
+    pub base_code: &'a str,
+    pub department: &'a str,
+    pub category: &'a str,
+    pub text: &'a str,
+}
+
+/// Why a change did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum Conflict {
+    #[error("该提交已被他人修改（当前版本 {current}，页面版本 {seen}），请刷新后再编辑")]
+    Stale { seen: i64, current: i64 },
+    #[error("该提交已不在“{0}”状态（可能已被他人处理），请刷新页面")]
+    Moved(&'static str),
+    #[error("没有这个提交")]
+    Missing,
+    #[error(transparent)]
+    Db(#[from] AccountError),
+}
+
+impl From<sqlx::Error> for Conflict {
+    fn from(e: sqlx::Error) -> Self {
+        Conflict::Db(e.into())
+    }
+}
+
+const COLUMNS: &str = "id, title, code, kind, base_code, department, category, author_id, state, text, version, created_at, updated_at, published_rev, publish_error";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Submission, sqlx::Error> {
+    let state: String = r.try_get("state")?;
+    Ok(Submission {
+        id: r.try_get("id")?,
+        title: r.try_get("title")?,
+        code: r.try_get("code")?,
+        kind: r.try_get("kind")?,
+        base_code: r.try_get("base_code")?,
+        department: r.try_get("department")?,
+        category: r.try_get("category")?,
+        author_id: r.try_get("author_id")?,
+        state: State::parse(&state).unwrap_or(State::Draft),
+        text: r.try_get("text")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        published_rev: r.try_get("published_rev")?,
+        publish_error: r.try_get("publish_error")?,
+    })
+}
+
+impl Db {
+    pub async fn create_submission(
+        &self,
+        s: &NewSubmission<'_>,
+        author: &User,
+    ) -> Result<Submission, Conflict> {
+        let t = now();
+        let row = sqlx::query(
+            "INSERT INTO submissions (title, code, kind, base_code, department, category, author_id, state, text, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, 1, $9, $9) RETURNING id",
+        )
+        .bind(s.title.trim())
+        .bind(s.code.trim())
+        .bind(s.kind)
+        .bind(s.base_code.trim())
+        .bind(s.department.trim())
+        .bind(s.category.trim())
+        .bind(author.id)
+        .bind(s.text)
+        .bind(t)
+        .fetch_one(&self.pool)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        self.submission(id).await?.ok_or(Conflict::Missing)
+    }
+
+    pub async fn submission(&self, id: i64) -> Result<Option<Submission>, Conflict> {
+        let sql = format!("SELECT {COLUMNS} FROM submissions WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(from_row).transpose()?)
+    }
+
+    /// Submissions in the given states (all when empty), newest first; only
+    /// `author`'s when given.
+    pub async fn submissions(
+        &self,
+        states: &[State],
+        author: Option<i64>,
+    ) -> Result<Vec<Submission>, Conflict> {
+        let sql = format!("SELECT {COLUMNS} FROM submissions ORDER BY updated_at DESC, id DESC");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        let all: Vec<Submission> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|s| states.is_empty() || states.contains(&s.state))
+            .filter(|s| author.is_none_or(|a| s.author_id == a))
+            .collect())
+    }
+
+    /// Saves new text if nobody changed the submission since `seen_version` and it
+    /// is still editable. Returns the new version.
+    pub async fn edit_submission(
+        &self,
+        id: i64,
+        seen_version: i64,
+        text: &str,
+        by: &User,
+    ) -> Result<i64, Conflict> {
+        let done = sqlx::query(
+            "UPDATE submissions SET text = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4 AND state IN ('draft', 'changes_requested')",
+        )
+        .bind(text)
+        .bind(now())
+        .bind(id)
+        .bind(seen_version)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if done == 1 {
+            let actor = super::accounts::Actor {
+                user_id: Some(by.id),
+                username: by.username.clone(),
+                ip: String::new(),
+            };
+            self.log(&actor, "submission.edit", &id.to_string(), "")
+                .await?;
+            return Ok(seen_version + 1);
+        }
+        match self.submission(id).await? {
+            None => Err(Conflict::Missing),
+            Some(s) if s.version != seen_version => Err(Conflict::Stale {
+                seen: seen_version,
+                current: s.version,
+            }),
+            Some(s) => Err(Conflict::Moved(s.state.label())),
+        }
+    }
+
+    /// Moves the submission from `from` to `to` — only if it is still in `from` —
+    /// and records the event, in one transaction. Exactly one of several concurrent
+    /// callers succeeds.
+    pub async fn transition(
+        &self,
+        id: i64,
+        from: State,
+        to: State,
+        by: &User,
+        comment: &str,
+    ) -> Result<(), Conflict> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        let done = sqlx::query(
+            "UPDATE submissions SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND state = $4",
+        )
+        .bind(to.as_str())
+        .bind(t)
+        .bind(id)
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done != 1 {
+            tx.rollback().await?;
+            return Err(match self.submission(id).await? {
+                None => Conflict::Missing,
+                Some(_) => Conflict::Moved(from.label()),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO submission_events (submission_id, at, user_id, username, from_state, to_state, comment) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(t)
+        .bind(by.id)
+        .bind(&by.username)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(comment.trim())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let actor = super::accounts::Actor {
+            user_id: Some(by.id),
+            username: by.username.clone(),
+            ip: String::new(),
+        };
+        self.log(
+            &actor,
+            "submission.state",
+            &id.to_string(),
+            &format!("{} → {}", from.as_str(), to.as_str()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records the outcome of a publish attempt (the revision, or the error to show).
+    pub async fn set_publish_result(
+        &self,
+        id: i64,
+        rev: &str,
+        error: &str,
+    ) -> Result<(), Conflict> {
+        sqlx::query("UPDATE submissions SET published_rev = $1, publish_error = $2, updated_at = $3 WHERE id = $4")
+            .bind(rev)
+            .bind(error)
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn submission_events(&self, id: i64) -> Result<Vec<Event>, Conflict> {
+        let rows = sqlx::query(
+            "SELECT at, username, from_state, to_state, comment FROM submission_events WHERE submission_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(Event {
+                    at: r.try_get("at")?,
+                    username: r.try_get("username")?,
+                    from_state: r.try_get("from_state")?,
+                    to_state: r.try_get("to_state")?,
+                    comment: r.try_get("comment")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Adds a comment on a clause (`clause` = its number, empty for the whole
+    /// document), optionally as a reply.
+    pub async fn add_comment(
+        &self,
+        id: i64,
+        clause: &str,
+        parent: Option<i64>,
+        body: &str,
+        by: &User,
+    ) -> Result<i64, Conflict> {
+        let row = sqlx::query(
+            "INSERT INTO submission_comments (submission_id, clause, parent_id, user_id, username, at, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(id)
+        .bind(clause.trim())
+        .bind(parent)
+        .bind(by.id)
+        .bind(&by.username)
+        .bind(now())
+        .bind(body.trim())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    pub async fn comments(&self, id: i64) -> Result<Vec<Comment>, Conflict> {
+        let rows = sqlx::query(
+            "SELECT id, clause, parent_id, username, at, body FROM submission_comments WHERE submission_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(Comment {
+                    id: r.try_get("id")?,
+                    clause: r.try_get("clause")?,
+                    parent_id: r.try_get("parent_id")?,
+                    username: r.try_get("username")?,
+                    at: r.try_get("at")?,
+                    body: r.try_get("body")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+}
