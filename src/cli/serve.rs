@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// (a reverse proxy) instead wherever you can.
     #[arg(long)]
     pub insecure_cookies: bool,
+    /// Codes of new enterprise standards: `{n:03}` is the next free number, `{year}` the year.
+    #[arg(long, default_value = "Q/BZ {n:03}—{year}")]
+    pub code_pattern: String,
 }
 
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -53,6 +56,7 @@ pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
             admin_password: args.admin_password.clone(),
             demo: args.demo,
             insecure_cookies: args.insecure_cookies,
+            code_pattern: args.code_pattern.clone(),
         };
         let (state, setup) = web::prepare(&cfg).await.map_err(CliError::Usage)?;
         let listener = tokio::net::TcpListener::bind(&args.addr)

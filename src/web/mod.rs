@@ -8,6 +8,7 @@
 
 mod api;
 mod pages;
+mod submissions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ impl std::fmt::Debug for RouteSpec {
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
+/// Who writes and reviews department standards.
+const AUTHORS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Admin];
 
 /// Every route of the application. The router is built from handlers named here,
 /// and `authorize` refuses any matched route that is not in this table.
@@ -91,6 +94,13 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/account/password", access: Access::Signed, example: "/account/password", summary: "修改密码", handler: || post(pages::change_password) },
     RouteSpec { method: "POST", path: "/account/tokens", access: Access::Signed, example: "/account/tokens", summary: "创建 API 令牌", handler: || post(pages::create_token) },
     RouteSpec { method: "POST", path: "/account/tokens/{id}/revoke", access: Access::Signed, example: "/account/tokens/1/revoke", summary: "吊销 API 令牌", handler: || post(pages::revoke_token) },
+    RouteSpec { method: "GET", path: "/submissions", access: Access::Roles(AUTHORS), example: "/submissions", summary: "标准提交：我的提交与待审队列", handler: || get(submissions::list) },
+    RouteSpec { method: "POST", path: "/submissions", access: Access::Roles(AUTHORS), example: "/submissions", summary: "新建提交（系统分配编号）", handler: || post(submissions::create) },
+    RouteSpec { method: "GET", path: "/submissions/{id}", access: Access::Roles(AUTHORS), example: "/submissions/1", summary: "一个提交：文本、检查结果、审核意见、状态记录", handler: || get(submissions::show) },
+    RouteSpec { method: "POST", path: "/submissions/{id}/edit", access: Access::Roles(AUTHORS), example: "/submissions/1/edit", summary: "保存草稿（乐观并发）", handler: || post(submissions::edit) },
+    RouteSpec { method: "POST", path: "/submissions/{id}/action", access: Access::Roles(AUTHORS), example: "/submissions/1/action", summary: "提交、审核、退回、批准、撤回", handler: || post(submissions::act) },
+    RouteSpec { method: "POST", path: "/submissions/{id}/comments", access: Access::Roles(AUTHORS), example: "/submissions/1/comments", summary: "对条款发表意见（可回复）", handler: || post(submissions::comment) },
+    RouteSpec { method: "GET", path: "/api/v1/submissions", access: Access::Roles(AUTHORS), example: "/api/v1/submissions", summary: "调用者可见的提交", handler: || get(submissions::api_list) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
     RouteSpec { method: "POST", path: "/admin/users/{id}", access: Access::Roles(ADMIN), example: "/admin/users/1", summary: "修改用户角色、部门、启用状态", handler: || post(pages::admin_update_user) },
@@ -159,6 +169,8 @@ pub struct Inner {
     pub data: PathBuf,
     /// Cookies carry `Secure` (off only for plain-HTTP deployments).
     pub secure_cookies: bool,
+    /// Pattern of new enterprise standard codes, e.g. `Q/BZ {n:03}—{year}`.
+    pub code_pattern: String,
     /// When the library's HEAD was last compared with `content` (see `content()`).
     checked: std::sync::Mutex<std::time::Instant>,
 }
@@ -482,6 +494,8 @@ pub struct ServeConfig {
     /// Send cookies without `Secure`, for a plain-HTTP deployment on a private network
     /// (browsers drop Secure cookies over http:// except on localhost).
     pub insecure_cookies: bool,
+    /// Pattern for the codes of new enterprise standards (`{n:03}` = next number).
+    pub code_pattern: String,
 }
 
 /// What the first start created, for the console.
@@ -589,6 +603,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         search: std::sync::RwLock::new(search),
         data: cfg.data.clone(),
         secure_cookies: !cfg.insecure_cookies,
+        code_pattern: cfg.code_pattern.clone(),
         checked: std::sync::Mutex::new(std::time::Instant::now()),
     }));
     Ok((state, setup))

@@ -36,12 +36,18 @@ pub struct Nav {
     pub user: Option<User>,
     pub csrf: String,
     pub is_admin: bool,
+    /// Employees, reviewers and admins write and review submissions.
+    pub submits: bool,
 }
 
 impl Nav {
-    fn of(v: &Viewer) -> Nav {
+    pub fn of(v: &Viewer) -> Nav {
         Nav {
             is_admin: v.role() == Some(Role::Admin),
+            submits: matches!(
+                v.role(),
+                Some(Role::Employee | Role::Reviewer | Role::Admin)
+            ),
             user: v.user.clone(),
             csrf: v.csrf.clone().unwrap_or_default(),
         }
@@ -62,6 +68,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             user: None,
             csrf: String::new(),
             is_admin: false,
+            submits: false,
         },
         status: status.as_u16(),
         message,
@@ -148,6 +155,7 @@ fn login_page(state: &AppState, next: String, error: String) -> Response {
             user: None,
             csrf: String::new(),
             is_admin: false,
+            submits: false,
         },
         next,
         error,

@@ -85,6 +85,7 @@ async fn log_in_search_open_a_clause_and_a_diff() {
         admin_password: Some("browser-password-1".into()),
         demo: false,
         insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
     };
     let (state, _) = web::prepare(&cfg).await.unwrap();
     // A second revision, so that there is a diff to open.

@@ -24,6 +24,7 @@ async fn start(database_url: Option<String>) -> Server {
         admin_password: Some("admin-password-1".into()),
         demo: false,
         insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
     };
     let (state, setup) = web::prepare(&cfg).await.unwrap();
     assert_eq!(setup.admin_password.as_deref(), Some("admin-password-1"));
@@ -136,6 +137,32 @@ async fn exercise(s: Server) {
     for role in Role::ALL {
         sessions.insert(role, session_for(&s, role).await);
     }
+    // An employee's submission, so that /submissions/1 exists for the matrix.
+    let employee = s
+        .state
+        .db
+        .user_by_name("u-employee")
+        .await
+        .unwrap()
+        .unwrap();
+    let first = s
+        .state
+        .db
+        .create_submission(
+            &biaozhun::db::submissions::NewSubmission {
+                title: "矩阵测试",
+                code: "Q/BZ 900—2026",
+                kind: "new",
+                base_code: "",
+                department: "",
+                category: "服务提供标准/服务规范",
+                text: "x",
+            },
+            &employee,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.id, 1);
     let mut checked = 0;
     for route in ROUTES {
         for role in std::iter::once(None).chain(Role::ALL.into_iter().map(Some)) {
@@ -509,6 +536,164 @@ async fn exercise(s: Server) {
         "no details leak: {body}"
     );
 
+    // The submission path: draft with a lint error, fix, submit; the reviewer
+    // comments on a clause and asks for changes; the author revises; approval
+    // publishes into the library under the approver's name.
+    let (emp_token, emp_csrf) = session_for(&s, Role::Employee).await;
+    let (rev_token, rev_csrf) = session_for(&s, Role::Reviewer).await;
+    let as_emp =
+        |req: reqwest::RequestBuilder| req.header("cookie", format!("bz_session={emp_token}"));
+    let as_rev =
+        |req: reqwest::RequestBuilder| req.header("cookie", format!("bz_session={rev_token}"));
+    let created = as_emp(c.post(format!("{}/submissions", s.base)))
+        .form(&[
+            ("csrf", emp_csrf.as_str()),
+            ("title", "家政服务人员上门服务规范"),
+            ("category", "服务提供标准/服务提供规范"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let url = format!(
+        "{}{}",
+        s.base,
+        created.headers()["location"].to_str().unwrap()
+    );
+    let id: i64 = url.rsplit('/').next().unwrap().parse().unwrap();
+    let sub = s.state.db.submission(id).await.unwrap().unwrap();
+    assert!(sub.code.starts_with("Q/BZ "), "{}", sub.code);
+    let good = format!(
+        "---\ncode: {}\ntitle: 家政服务人员上门服务规范\nkind: enterprise\nstatus: current\ncategory: 服务提供标准/服务提供规范\nsource: official\n---\n\n## 1 范围\n\n本文件规定了家政服务人员上门服务的要求。\n\n## 2 规范性引用文件\n\n本文件没有规范性引用文件。\n\n## 3 术语和定义\n\n本文件没有需要界定的术语和定义。\n\n## 4 上门要求\n\n家政服务人员应在预约时间前10 min到达。\n",
+        sub.code
+    );
+    let bad = good.replace(&format!("code: {}", sub.code), "code: Q/XX 1—2026");
+    let edit = |text: String, version: i64| {
+        as_emp(c.post(format!("{url}/edit"))).form(&[
+            ("csrf", emp_csrf.clone()),
+            ("text", text),
+            ("version", version.to_string()),
+        ])
+    };
+    assert_eq!(
+        edit(bad, 1).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let refused = as_emp(c.post(format!("{url}/action")))
+        .form(&[("csrf", emp_csrf.as_str()), ("action", "submit")])
+        .body_text()
+        .await;
+    assert!(
+        refused.contains("修正后才能提交") && refused.contains("系统分配"),
+        "lint errors block submission"
+    );
+    // A stale tab's save is refused and says so.
+    let stale = edit(good.clone(), 1).body_text().await;
+    assert!(stale.contains("已被他人修改"), "optimistic concurrency");
+    assert_eq!(
+        edit(good.clone(), 2).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let act = |who: &dyn Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+               csrf: &str,
+               action: &str,
+               comment: &str| {
+        who(c.post(format!("{url}/action"))).form(&[
+            ("csrf", csrf.to_string()),
+            ("action", action.to_string()),
+            ("comment", comment.to_string()),
+        ])
+    };
+    assert_eq!(
+        act(&as_emp, &emp_csrf, "submit", "")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        act(&as_rev, &rev_csrf, "start_review", "")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let commented = as_rev(c.post(format!("{url}/comments")))
+        .form(&[
+            ("csrf", rev_csrf.as_str()),
+            ("clause", "4"),
+            ("body", "请写明迟到时的处理"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(commented.status(), StatusCode::SEE_OTHER);
+    let no_comment = act(&as_rev, &rev_csrf, "request_changes", "")
+        .body_text()
+        .await;
+    assert!(no_comment.contains("需要填写意见"));
+    act(&as_rev, &rev_csrf, "request_changes", "见第4条意见")
+        .send()
+        .await
+        .unwrap();
+    let revised = good.replace(
+        "到达。\n",
+        "到达。\n\n预计迟到的，家政服务人员应提前30 min告知客户。\n",
+    );
+    let version = s.state.db.submission(id).await.unwrap().unwrap().version;
+    assert_eq!(
+        edit(revised, version).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    act(&as_emp, &emp_csrf, "resubmit", "")
+        .send()
+        .await
+        .unwrap();
+    act(&as_rev, &rev_csrf, "start_review", "")
+        .send()
+        .await
+        .unwrap();
+    // The author cannot approve; the reviewer can, and that publishes.
+    let own = act(&as_emp, &emp_csrf, "approve", "").body_text().await;
+    assert!(
+        own.contains("标准化审核员") || own.contains("提交人不能"),
+        "{own}"
+    );
+    act(&as_rev, &rev_csrf, "approve", "").send().await.unwrap();
+    let done = s.state.db.submission(id).await.unwrap().unwrap();
+    assert_eq!(
+        done.state,
+        biaozhun::submission::State::Published,
+        "{}",
+        done.publish_error
+    );
+    let page = as_rev(c.get(&url)).body_text().await;
+    assert!(
+        page.contains("请写明迟到时的处理") && page.contains("第 4 条"),
+        "the clause comment is shown"
+    );
+    let found: serde_json::Value = as_emp(
+        c.get(format!("{}/api/v1/search", s.base))
+            .query(&[("q", "\"提前30 min告知客户\"")]),
+    )
+    .body_json()
+    .await;
+    assert!(
+        found["hits"].as_array().is_some_and(|h| !h.is_empty()),
+        "the published standard is searchable: {found}"
+    );
+    let slug = biaozhun::standard::slug_of_id(&done.code);
+    let history: serde_json::Value =
+        as_emp(c.get(format!("{}/api/v1/standards/{slug}/history", s.base)))
+            .body_json()
+            .await;
+    assert_eq!(
+        history["history"][0]["revision"]["author"], "标准化审核员",
+        "the approver is the git author: {history}"
+    );
+
     // Health.
     let h: serde_json::Value = c.get(format!("{}/healthz", s.base)).body_json().await;
     assert_eq!(h["status"], "ok");
@@ -535,6 +720,7 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
         admin_password: None,
         demo: true,
         insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
     };
     let (state, setup) = web::prepare(&cfg).await.unwrap();
     assert!(setup.library_created);

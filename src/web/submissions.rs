@@ -1,0 +1,497 @@
+//! Submission pages: create, edit (with lint), move through review, comment on
+//! clauses, publish into the library on approval.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Extension, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::db::accounts::{Role, User};
+use crate::db::submissions::{Comment, Conflict, Event, NewSubmission, Submission};
+use crate::diag::Diagnostic;
+use crate::library::{Author, PublishRequest};
+use crate::standard::Collection;
+use crate::submission::{self, Action, State as SubState};
+
+use super::pages::Nav;
+use super::{AppError, AppState, Viewer};
+
+impl From<Conflict> for AppError {
+    fn from(e: Conflict) -> Self {
+        match e {
+            Conflict::Missing => AppError::NotFound,
+            Conflict::Db(d) => d.into(),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// Reviewers and admins see every submission; others only their own.
+fn can_see(user: &User, s: &Submission) -> bool {
+    s.author_id == user.id || matches!(user.role, Role::Reviewer | Role::Admin)
+}
+
+fn signed(v: &Viewer) -> Result<User, AppError> {
+    v.user.clone().ok_or(AppError::Unauthenticated)
+}
+
+/// The diagnostics `biaozhun check` would print for the submission's text, plus a
+/// check that the code is the one assigned.
+pub fn lint(s: &Submission) -> Vec<Diagnostic> {
+    let name = format!("{}.md", crate::standard::slug_of_id(&s.code));
+    let coll = Collection::from_sources(&[(name.clone(), s.text.clone())]);
+    let mut diags = coll.diagnostics;
+    if let Some(std) = coll.standards.first()
+        && std.code.to_string() != s.code
+    {
+        diags.push(Diagnostic::error(
+            "submission-code",
+            &name,
+            std.meta_pos("code"),
+            format!("编号应为系统分配的 {}，而不是 {}", s.code, std.code),
+        ));
+    }
+    diags.sort_by_key(|d| (d.line, d.col));
+    diags
+}
+
+pub struct Row {
+    pub id: i64,
+    pub title: String,
+    pub code: String,
+    pub state: &'static str,
+    pub updated: String,
+}
+
+fn row(s: &Submission) -> Row {
+    Row {
+        id: s.id,
+        title: s.title.clone(),
+        code: s.code.clone(),
+        state: s.state.label(),
+        updated: crate::library::format_time(s.updated_at, 480),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "submissions.html")]
+pub struct ListPage {
+    nav: Nav,
+    mine: Vec<Row>,
+    queue: Vec<Row>,
+    reviewer: bool,
+    categories: Vec<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<ListPage, AppError> {
+    let user = signed(&viewer)?;
+    let reviewer = matches!(user.role, Role::Reviewer | Role::Admin);
+    let mine = state
+        .db
+        .submissions(&[], Some(user.id))
+        .await?
+        .iter()
+        .map(row)
+        .collect();
+    let queue = if reviewer {
+        state
+            .db
+            .submissions(
+                &[
+                    SubState::Submitted,
+                    SubState::Resubmitted,
+                    SubState::InReview,
+                    SubState::Approved,
+                ],
+                None,
+            )
+            .await?
+            .iter()
+            .filter(|s| s.author_id != user.id)
+            .map(row)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let categories = crate::standard::category::NODES
+        .iter()
+        .flat_map(|(top, subs)| subs.iter().map(move |s| format!("{top}/{s}")))
+        .collect();
+    Ok(ListPage {
+        nav: Nav::of(&viewer),
+        mine,
+        queue,
+        reviewer,
+        categories,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewForm {
+    title: String,
+    category: String,
+}
+
+/// The skeleton a new enterprise standard starts from.
+fn template(code: &str, title: &str, category: &str) -> String {
+    format!(
+        "---\ncode: {code}\ntitle: {title}\nkind: enterprise\nstatus: current\ncategory: {category}\nsource: official\n---\n\n\
+         ## 1 范围\n\n本文件规定了……的要求。\n\n本文件适用于……。\n\n\
+         ## 2 规范性引用文件\n\n本文件没有规范性引用文件。\n\n\
+         ## 3 术语和定义\n\n本文件没有需要界定的术语和定义。\n\n\
+         ## 4 要求\n\n"
+    )
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<NewForm>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let title = f.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(AppError::BadRequest("标准名称须为 1–200 个字符".into()));
+    }
+    if crate::standard::category::check(&f.category).is_some() {
+        return Err(AppError::BadRequest(format!(
+            "未知的标准体系节点：{}",
+            f.category
+        )));
+    }
+    // Codes already used, in the library or by other submissions.
+    let mut used: Vec<String> = state
+        .content()
+        .coll
+        .standards
+        .iter()
+        .map(|s| s.code.to_string())
+        .collect();
+    used.extend(
+        state
+            .db
+            .submissions(&[], None)
+            .await?
+            .into_iter()
+            .map(|s| s.code),
+    );
+    let year = crate::library::format_time(crate::db::now(), 480)[..4]
+        .parse()
+        .unwrap_or(2026);
+    let code = submission::next_code(&state.code_pattern, year, &used);
+    let s = state
+        .db
+        .create_submission(
+            &NewSubmission {
+                title,
+                code: &code,
+                kind: "new",
+                base_code: "",
+                department: &user.department,
+                category: &f.category,
+                text: &template(&code, title, &f.category),
+            },
+            &user,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/submissions/{}", s.id)).into_response())
+}
+
+pub struct DiagRow {
+    pub line: usize,
+    pub severity: &'static str,
+    pub message: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "submission.html")]
+pub struct SubmissionPage {
+    nav: Nav,
+    s: Submission,
+    state_label: &'static str,
+    author: String,
+    editable: bool,
+    diags: Vec<DiagRow>,
+    errors: usize,
+    actions: Vec<(&'static str, &'static str)>,
+    events: Vec<(String, Event)>,
+    comments: Vec<(String, Comment)>,
+    clauses: Vec<String>,
+    message: String,
+}
+
+async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    message: String,
+) -> Result<SubmissionPage, AppError> {
+    let user = signed(viewer)?;
+    let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    if !can_see(&user, &s) {
+        return Err(AppError::Forbidden);
+    }
+    let diags = lint(&s);
+    let errors = diags.iter().filter(|d| d.is_error()).count();
+    let actor = submission::Actor {
+        role: user.role,
+        is_author: s.author_id == user.id,
+    };
+    let mut actions: Vec<(&'static str, &'static str)> = submission::available(s.state, actor)
+        .into_iter()
+        .map(|a| (a.as_str(), a.label()))
+        .collect();
+    if s.state == SubState::Approved
+        && !s.publish_error.is_empty()
+        && !actor.is_author
+        && matches!(user.role, Role::Reviewer | Role::Admin)
+    {
+        actions.push((Action::Publish.as_str(), "重试发布"));
+    }
+    let clauses = Collection::from_sources(&[("x.md".into(), s.text.clone())])
+        .standards
+        .first()
+        .map(|st| st.all_clauses().iter().map(|c| c.number.clone()).collect())
+        .unwrap_or_default();
+    let author = state
+        .db
+        .user(s.author_id)
+        .await?
+        .map(|u| u.display_name)
+        .unwrap_or_default();
+    Ok(SubmissionPage {
+        nav: Nav::of(viewer),
+        state_label: s.state.label(),
+        editable: s.state.editable() && actor.is_author,
+        diags: diags
+            .iter()
+            .map(|d| DiagRow {
+                line: d.line,
+                severity: if d.is_error() { "错误" } else { "警告" },
+                message: d.message.clone(),
+            })
+            .collect(),
+        errors,
+        actions,
+        events: state
+            .db
+            .submission_events(id)
+            .await?
+            .into_iter()
+            .map(|e| (crate::library::format_time(e.at, 480), e))
+            .collect(),
+        comments: state
+            .db
+            .comments(id)
+            .await?
+            .into_iter()
+            .map(|c| (crate::library::format_time(c.at, 480), c))
+            .collect(),
+        clauses,
+        author,
+        message,
+        s,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<SubmissionPage, AppError> {
+    page(&state, &viewer, id, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    text: String,
+    version: i64,
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<EditForm>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    if s.author_id != user.id {
+        return Err(AppError::Forbidden);
+    }
+    let text = f.text.replace("\r\n", "\n");
+    match state.db.edit_submission(id, f.version, &text, &user).await {
+        Ok(_) => Ok(Redirect::to(&format!("/submissions/{id}")).into_response()),
+        Err(e @ (Conflict::Stale { .. } | Conflict::Moved(_))) => {
+            Ok(page(&state, &viewer, id, e.to_string())
+                .await?
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    if !can_see(&user, &s) {
+        return Err(AppError::Forbidden);
+    }
+    let action = Action::parse(&f.action)
+        .ok_or_else(|| AppError::BadRequest(format!("未知操作：{}", f.action)))?;
+    let actor = submission::Actor {
+        role: user.role,
+        is_author: s.author_id == user.id,
+    };
+    if action.needs_clean_lint() {
+        let errors = lint(&s).iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            return Ok(page(
+                &state,
+                &viewer,
+                id,
+                format!("有 {errors} 个错误，修正后才能提交"),
+            )
+            .await?
+            .into_response());
+        }
+    }
+    let to = match submission::next(s.state, action, actor, &f.comment) {
+        Ok(to) => to,
+        Err(r) => {
+            return Ok(page(&state, &viewer, id, r.to_string())
+                .await?
+                .into_response());
+        }
+    };
+    // Publishing (a retry) leaves the state to `publish`; everything else moves it
+    // here, once, whoever else is clicking at the same moment.
+    if action != Action::Publish {
+        match state
+            .db
+            .transition(id, s.state, to, &user, &f.comment)
+            .await
+        {
+            Ok(()) => {}
+            Err(e @ Conflict::Moved(_)) => {
+                return Ok(page(&state, &viewer, id, e.to_string())
+                    .await?
+                    .into_response());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Approval publishes at once; a failed publish leaves the submission approved with
+    // the error shown, to be retried.
+    if matches!(action, Action::Approve | Action::Publish) {
+        publish(&state, id, &user).await?;
+    }
+    Ok(Redirect::to(&format!("/submissions/{id}")).into_response())
+}
+
+async fn publish(state: &AppState, id: i64, approver: &User) -> Result<(), AppError> {
+    let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    let req = PublishRequest {
+        text: s.text.clone(),
+        author: Author::new(
+            &approver.display_name,
+            &format!("{}@biaozhun.local", approver.username),
+        ),
+        message: format!(
+            "{}（提交 #{}，批准人 {}）",
+            s.title, s.id, approver.display_name
+        ),
+        submission: Some(format!("#{}", s.id)),
+        when: None,
+    };
+    let library = state.clone();
+    let published = tokio::task::spawn_blocking(move || library.library.publish(&req))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    match published {
+        Ok(rev) => {
+            state.db.set_publish_result(id, &rev.id, "").await?;
+            state
+                .db
+                .transition(id, SubState::Approved, SubState::Published, approver, "")
+                .await?;
+            let _ = state.refresh();
+        }
+        Err(e) => {
+            state
+                .db
+                .set_publish_result(id, "", &format!("发布失败：{e}"))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    clause: String,
+    body: String,
+    parent: Option<i64>,
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<CommentForm>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    if !can_see(&user, &s) {
+        return Err(AppError::Forbidden);
+    }
+    if f.body.trim().is_empty() {
+        return Err(AppError::BadRequest("意见不能为空".into()));
+    }
+    state
+        .db
+        .add_comment(id, &f.clause, f.parent, &f.body, &user)
+        .await?;
+    Ok(Redirect::to(&format!("/submissions/{id}")).into_response())
+}
+
+/// `/api/v1/submissions`: the submissions the caller may see.
+pub async fn api_list(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let list: Vec<serde_json::Value> = state
+        .db
+        .submissions(&[], None)
+        .await?
+        .into_iter()
+        .filter(|s| can_see(&user, s))
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id, "title": s.title, "code": s.code, "state": s.state,
+                "author_id": s.author_id, "version": s.version,
+                "published_rev": s.published_rev, "publish_error": s.publish_error,
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "submissions": list })).into_response())
+}
