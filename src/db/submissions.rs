@@ -156,6 +156,26 @@ impl Db {
             .collect())
     }
 
+    /// What needs `user`'s attention: (submissions awaiting review by someone else,
+    /// for reviewers; own submissions sent back for changes).
+    pub async fn attention(&self, user: &User) -> Result<(i64, i64), Conflict> {
+        let reviewer = matches!(
+            user.role,
+            super::accounts::Role::Reviewer | super::accounts::Role::Admin
+        );
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM submissions WHERE state IN ('submitted', 'resubmitted') AND author_id <> $1) AS queue, \
+               (SELECT COUNT(*) FROM submissions WHERE state = 'changes_requested' AND author_id = $1) AS changes",
+        )
+        .bind(user.id)
+        .fetch_one(&self.pool)
+        .await?;
+        let queue: i64 = row.try_get("queue")?;
+        let changes: i64 = row.try_get("changes")?;
+        Ok((if reviewer { queue } else { 0 }, changes))
+    }
+
     /// Saves new text if nobody changed the submission since `seen_version` and it
     /// is still editable. Returns the new version.
     pub async fn edit_submission(

@@ -294,6 +294,9 @@ impl IntoResponse for AppError {
 #[derive(Clone, Debug)]
 pub struct Viewer {
     pub user: Option<User>,
+    /// (submissions awaiting this reviewer, own submissions needing changes): the
+    /// notification badge.
+    pub attention: (i64, i64),
     /// The session's CSRF token (none for API tokens and anonymous requests).
     pub csrf: Option<String>,
     pub session_token: Option<String>,
@@ -340,6 +343,7 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         .unwrap_or_default();
     let headers = req.headers().clone();
     let mut viewer = Viewer {
+        attention: (0, 0),
         user: None,
         csrf: None,
         session_token: None,
@@ -420,6 +424,15 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
             }
         }
         req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    if let Some(u) = &viewer.user
+        && matches!(u.role, Role::Employee | Role::Reviewer | Role::Admin)
+        && !is_api
+    {
+        match state.db.attention(u).await {
+            Ok(a) => viewer.attention = a,
+            Err(e) => return AppError::from(e).into_response(),
+        }
     }
     req.extensions_mut().insert(viewer);
     next.run(req).await

@@ -38,6 +38,8 @@ pub struct Nav {
     pub is_admin: bool,
     /// Employees, reviewers and admins write and review submissions.
     pub submits: bool,
+    /// Items needing the user's attention (the badge on 标准提交).
+    pub attention: i64,
 }
 
 impl Nav {
@@ -48,6 +50,7 @@ impl Nav {
                 v.role(),
                 Some(Role::Employee | Role::Reviewer | Role::Admin)
             ),
+            attention: v.attention.0 + v.attention.1,
             user: v.user.clone(),
             csrf: v.csrf.clone().unwrap_or_default(),
         }
@@ -69,6 +72,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             csrf: String::new(),
             is_admin: false,
             submits: false,
+            attention: 0,
         },
         status: status.as_u16(),
         message,
@@ -156,6 +160,7 @@ fn login_page(state: &AppState, next: String, error: String) -> Response {
             csrf: String::new(),
             is_admin: false,
             submits: false,
+            attention: 0,
         },
         next,
         error,

@@ -79,6 +79,8 @@ fn row(s: &Submission) -> Row {
 #[template(path = "submissions.html")]
 pub struct ListPage {
     nav: Nav,
+    /// "3 份提交等待审核", "你的 1 份提交需要修改".
+    notices: Vec<String>,
     mine: Vec<Row>,
     queue: Vec<Row>,
     reviewer: bool,
@@ -122,7 +124,16 @@ pub async fn list(
         .iter()
         .flat_map(|(top, subs)| subs.iter().map(move |s| format!("{top}/{s}")))
         .collect();
+    let (queue_n, changes_n) = viewer.attention;
+    let mut notices = Vec::new();
+    if queue_n > 0 {
+        notices.push(format!("{queue_n} 份提交等待审核"));
+    }
+    if changes_n > 0 {
+        notices.push(format!("你的 {changes_n} 份提交需要修改"));
+    }
     Ok(ListPage {
+        notices,
         nav: Nav::of(&viewer),
         mine,
         queue,
