@@ -96,6 +96,7 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/account/tokens/{id}/revoke", access: Access::Signed, example: "/account/tokens/1/revoke", summary: "吊销 API 令牌", handler: || post(pages::revoke_token) },
     RouteSpec { method: "GET", path: "/submissions", access: Access::Roles(AUTHORS), example: "/submissions", summary: "标准提交：我的提交与待审队列", handler: || get(submissions::list) },
     RouteSpec { method: "POST", path: "/submissions", access: Access::Roles(AUTHORS), example: "/submissions", summary: "新建提交（系统分配编号）", handler: || post(submissions::create) },
+    RouteSpec { method: "POST", path: "/submissions/revise", access: Access::Roles(AUTHORS), example: "/submissions/revise", summary: "提交一个企业标准的修订", handler: || post(submissions::revise) },
     RouteSpec { method: "GET", path: "/submissions/{id}", access: Access::Roles(AUTHORS), example: "/submissions/1", summary: "一个提交：文本、检查结果、审核意见、状态记录", handler: || get(submissions::show) },
     RouteSpec { method: "POST", path: "/submissions/{id}/edit", access: Access::Roles(AUTHORS), example: "/submissions/1/edit", summary: "保存草稿（乐观并发）", handler: || post(submissions::edit) },
     RouteSpec { method: "POST", path: "/submissions/{id}/action", access: Access::Roles(AUTHORS), example: "/submissions/1/action", summary: "提交、审核、退回、批准、撤回", handler: || post(submissions::act) },

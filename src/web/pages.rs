@@ -416,6 +416,8 @@ pub struct StandardPage {
     clauses: Vec<ClauseRow>,
     /// Other editions of the same standard: (slug, code, status).
     editions: Vec<(String, String, &'static str)>,
+    /// The viewer may start a revision (an enterprise standard, and an author role).
+    revisable: bool,
 }
 
 pub fn find_standard<'a>(
@@ -459,8 +461,10 @@ pub async fn standard(
         .filter(|o| o.code != s.code && family.as_ref().is_some_and(|f| f.matches(&o.code)))
         .map(|o| (o.code.slug(), o.code.to_string(), o.meta.status.label()))
         .collect();
+    let nav = Nav::of(&viewer);
     Ok(StandardPage {
-        nav: Nav::of(&viewer),
+        revisable: nav.submits && m.kind == crate::standard::Kind::Enterprise,
+        nav,
         std: row(s),
         meta,
         clauses: clause_rows(s),
@@ -910,14 +914,9 @@ pub fn compute_diff(
     Ok(crate::library::diff::diff(&old, &new, &la, &lb))
 }
 
-pub async fn diff(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Query(q): Query<DiffQuery>,
-) -> Result<DiffPage, AppError> {
-    let d = compute_diff(&state, &q)?;
-    let changes = d
-        .changes
+/// The rows the diff page (and the reviewer's view of a revision) show.
+pub fn change_rows(d: &crate::library::diff::StandardDiff) -> Vec<ChangeRow> {
+    d.changes
         .iter()
         .map(|c| ChangeRow {
             kind: c.kind.label(),
@@ -948,7 +947,16 @@ pub async fn diff(
                 })
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+pub async fn diff(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<DiffQuery>,
+) -> Result<DiffPage, AppError> {
+    let d = compute_diff(&state, &q)?;
+    let changes = change_rows(&d);
     Ok(DiffPage {
         nav: Nav::of(&viewer),
         old_label: d.old_label.clone(),

@@ -234,6 +234,8 @@ pub struct SubmissionPage {
     comments: Vec<(String, Comment)>,
     clauses: Vec<String>,
     message: String,
+    /// For a revision: the clause-level changes against the published edition.
+    changes: Vec<super::pages::ChangeRow>,
 }
 
 async fn page(
@@ -275,6 +277,22 @@ async fn page(
         .await?
         .map(|u| u.display_name)
         .unwrap_or_default();
+    let changes = if s.kind == "revision" {
+        let content = state.content();
+        let base = content.coll.find(&s.base_code);
+        let new = Collection::from_sources(&[("revision.md".into(), s.text.clone())])
+            .standards
+            .into_iter()
+            .next();
+        match (base, new) {
+            (Some(b), Some(n)) => {
+                super::pages::change_rows(&crate::library::diff::diff(b, &n, &s.base_code, &s.code))
+            }
+            _ => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
     Ok(SubmissionPage {
         nav: Nav::of(viewer),
         state_label: s.state.label(),
@@ -306,6 +324,7 @@ async fn page(
         clauses,
         author,
         message,
+        changes,
         s,
     })
 }
@@ -505,4 +524,60 @@ pub async fn api_list(
         })
         .collect();
     Ok(axum::Json(serde_json::json!({ "submissions": list })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReviseForm {
+    base: String,
+}
+
+/// The revision's code: the base's prefix and number with this year; when that is
+/// the base's own code, the revision amends the edition in place.
+fn revision_code(base: &crate::standard::Code, year: i32) -> String {
+    format!("{} {}—{year}", base.prefix, base.number)
+}
+
+/// Starts a revision of a published enterprise standard: its current text, the new
+/// code, and `replaces:` pointing at the edition it will supersede.
+pub async fn revise(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<ReviseForm>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let content = state.content();
+    let base = super::pages::find_standard(&content.coll, &f.base).ok_or(AppError::NotFound)?;
+    if base.meta.kind != crate::standard::Kind::Enterprise {
+        return Err(AppError::BadRequest("只能修订企业标准".into()));
+    }
+    let text = std::fs::read_to_string(state.library.root().join(&base.path))
+        .map_err(|e| AppError::Internal(format!("reading {}: {e}", base.path)))?;
+    let year = crate::library::format_time(crate::db::now(), 480)[..4]
+        .parse()
+        .unwrap_or(2026);
+    let code = revision_code(&base.code, year);
+    let old = base.code.to_string();
+    let mut text = text.replacen(&format!("code: {old}"), &format!("code: {code}"), 1);
+    if code != old && !text.contains("\nreplaces:") {
+        // Insert `replaces:` just before the closing `---` of the front matter.
+        if let Some(end) = text[3..].find("\n---").map(|i| i + 3) {
+            text.insert_str(end, &format!("\nreplaces:\n  - {old}"));
+        }
+    }
+    let s = state
+        .db
+        .create_submission(
+            &NewSubmission {
+                title: &base.meta.title,
+                code: &code,
+                kind: "revision",
+                base_code: &old,
+                department: &user.department,
+                category: base.meta.category.as_deref().unwrap_or(""),
+                text: &text,
+            },
+            &user,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/submissions/{}", s.id)).into_response())
 }

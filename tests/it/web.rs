@@ -715,6 +715,52 @@ async fn exercise(s: Server) {
             .await;
     let revisions = history["history"].as_array().unwrap();
     assert_eq!(revisions.len(), 1, "published exactly once: {history}");
+    // A revision of the published standard: the reviewer sees its clause diff.
+    assert!(s.state.refresh().is_ok());
+    let std_page = as_emp(c.get(format!("{}/standards/{slug}", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        std_page.contains("提交修订"),
+        "enterprise standards can be revised"
+    );
+    let revise = as_emp(c.post(format!("{}/submissions/revise", s.base)))
+        .form(&[("csrf", emp_csrf.as_str()), ("base", slug.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revise.status(), StatusCode::SEE_OTHER);
+    let rev_url = format!(
+        "{}{}",
+        s.base,
+        revise.headers()["location"].to_str().unwrap()
+    );
+    let rev_id: i64 = rev_url.rsplit('/').next().unwrap().parse().unwrap();
+    let draft = s.state.db.submission(rev_id).await.unwrap().unwrap();
+    assert_eq!(
+        (draft.kind.as_str(), draft.base_code.as_str()),
+        ("revision", done.code.as_str())
+    );
+    assert!(
+        draft.text.contains("提前30 min告知客户"),
+        "starts from the published text"
+    );
+    let changed = draft.text.replace("预约时间前10 min", "预约时间前15 min");
+    as_emp(c.post(format!("{rev_url}/edit")))
+        .form(&[
+            ("csrf", emp_csrf.clone()),
+            ("text", changed),
+            ("version", draft.version.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let review = as_rev(c.get(&rev_url)).body_text().await;
+    assert!(
+        review.contains("前1<del>0</del><ins>5</ins> min"),
+        "the clause diff against the published edition: {}",
+        review.split("<h2>").nth(2).unwrap_or("")
+    );
     let author = revisions[0]["revision"]["author"].as_str().unwrap();
     assert!(
         ["标准化审核员", "系统管理员"].contains(&author),
