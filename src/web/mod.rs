@@ -79,6 +79,7 @@ const AUTHORS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Admin];
 pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "GET", path: "/healthz", access: Access::Public, example: "/healthz", summary: "健康检查：数据库与检索索引", handler: || get(pages::healthz) },
     RouteSpec { method: "GET", path: "/static/app.css", access: Access::Public, example: "/static/app.css", summary: "样式表", handler: || get(pages::stylesheet) },
+    RouteSpec { method: "GET", path: "/static/app.js", access: Access::Public, example: "/static/app.js", summary: "脚本（渐进增强）", handler: || get(pages::script) },
     RouteSpec { method: "GET", path: "/login", access: Access::Public, example: "/login", summary: "登录页", handler: || get(pages::login_form) },
     RouteSpec { method: "POST", path: "/login", access: Access::Public, example: "/login", summary: "登录", handler: || post(pages::login) },
     RouteSpec { method: "POST", path: "/logout", access: Access::Signed, example: "/logout", summary: "退出", handler: || post(pages::logout) },
@@ -101,6 +102,7 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/submissions/{id}/edit", access: Access::Roles(AUTHORS), example: "/submissions/1/edit", summary: "保存草稿（乐观并发）", handler: || post(submissions::edit) },
     RouteSpec { method: "POST", path: "/submissions/{id}/action", access: Access::Roles(AUTHORS), example: "/submissions/1/action", summary: "提交、审核、退回、批准、撤回", handler: || post(submissions::act) },
     RouteSpec { method: "POST", path: "/submissions/{id}/comments", access: Access::Roles(AUTHORS), example: "/submissions/1/comments", summary: "对条款发表意见（可回复）", handler: || post(submissions::comment) },
+    RouteSpec { method: "POST", path: "/api/v1/lint", access: Access::Roles(AUTHORS), example: "/api/v1/lint", summary: "检查一段标准文本（与 biaozhun check 相同的诊断）", handler: || post(submissions::api_lint) },
     RouteSpec { method: "GET", path: "/api/v1/submissions", access: Access::Roles(AUTHORS), example: "/api/v1/submissions", summary: "调用者可见的提交", handler: || get(submissions::api_list) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
@@ -463,7 +465,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
     );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'"),
     );
     res
 }

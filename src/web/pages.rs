@@ -16,6 +16,18 @@ use crate::standard::{Clause, Standard, slug_of_id};
 use super::{AppError, AppState, SESSION_COOKIE, Viewer};
 
 pub const STYLESHEET: &str = include_str!("../../templates/app.css");
+pub const SCRIPT: &str = include_str!("../../templates/app.js");
+
+pub async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
 
 /// Percent-encodes a URL component.
 pub fn url_encode(s: &str) -> String {

@@ -40,21 +40,39 @@ fn signed(v: &Viewer) -> Result<User, AppError> {
 /// The diagnostics `biaozhun check` would print for the submission's text, plus a
 /// check that the code is the one assigned.
 pub fn lint(s: &Submission) -> Vec<Diagnostic> {
-    let name = format!("{}.md", crate::standard::slug_of_id(&s.code));
-    let coll = Collection::from_sources(&[(name.clone(), s.text.clone())]);
+    lint_text(&s.text, &s.code)
+}
+
+fn lint_text(text: &str, code: &str) -> Vec<Diagnostic> {
+    let name = format!("{}.md", crate::standard::slug_of_id(code));
+    let coll = Collection::from_sources(&[(name.clone(), text.to_string())]);
     let mut diags = coll.diagnostics;
     if let Some(std) = coll.standards.first()
-        && std.code.to_string() != s.code
+        && !code.is_empty()
+        && std.code.to_string() != code
     {
         diags.push(Diagnostic::error(
             "submission-code",
             &name,
             std.meta_pos("code"),
-            format!("编号应为系统分配的 {}，而不是 {}", s.code, std.code),
+            format!("编号应为系统分配的 {code}，而不是 {}", std.code),
         ));
     }
     diags.sort_by_key(|d| (d.line, d.col));
     diags
+}
+
+#[derive(Deserialize)]
+pub struct LintRequest {
+    text: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /api/v1/lint`: live lint for the editor (no side effects).
+pub async fn api_lint(axum::Json(r): axum::Json<LintRequest>) -> Response {
+    let diags = lint_text(&r.text, &r.code);
+    axum::Json(serde_json::json!({ "diagnostics": diags })).into_response()
 }
 
 pub struct Row {

@@ -175,12 +175,36 @@ async fn log_in_search_open_a_clause_and_a_diff() {
         assert_eq!((del.as_str(), ins.as_str()), ("20", "15"));
         shot(&c, "05-diff").await;
 
+        // A department standard: create a draft, type, and the live lint answers.
+        c.goto(&format!("{base}/submissions")).await?;
+        c.find(Locator::Css(
+            "form[action='/submissions'] input[name=title]",
+        ))
+        .await?
+        .send_keys("上门服务规范")
+        .await?;
+        c.find(Locator::Css("form[action='/submissions'] button"))
+            .await?
+            .click()
+            .await?;
+        let editor = c.wait().for_element(Locator::Id("submission-text")).await?;
+        editor
+            .send_keys("\n## 5 上门\n\n家政服务人员应准时上门。\n")
+            .await?;
+        c.wait().for_element(Locator::Css("#live-lint li")).await?;
+        let lint = c.find(Locator::Id("live-lint")).await?.text().await?;
+        assert!(
+            lint.contains("行") || lint.contains("没有发现问题"),
+            "{lint}"
+        );
+        shot(&c, "06-submission").await;
+
         // Phone width: the same pages still work.
         c.set_window_size(390, 844).await?;
         c.goto(&format!("{base}/clauses/t-ztac-001.2-2023_9.1"))
             .await?;
         c.wait().for_element(Locator::Css("h1")).await?;
-        shot(&c, "06-clause-phone").await;
+        shot(&c, "07-clause-phone").await;
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;
