@@ -865,3 +865,106 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
         biaozhun::db::accounts::Login::Ok(_)
     ));
 }
+
+/// A publish that fails half-way leaves the submission approved with the error shown
+/// and a retry button; the retry publishes it; nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_publish_can_be_retried() {
+    let s = start(None).await;
+    let c = client();
+    session_for(&s, Role::Employee).await;
+    let (rev_token, rev_csrf) = session_for(&s, Role::Reviewer).await;
+    let employee = s
+        .state
+        .db
+        .user_by_name("u-employee")
+        .await
+        .unwrap()
+        .unwrap();
+    let reviewer = s
+        .state
+        .db
+        .user_by_name("u-reviewer")
+        .await
+        .unwrap()
+        .unwrap();
+    let code = "Q/BZ 050—2026";
+    let text = format!(
+        "---\ncode: {code}\ntitle: 投诉处理规范\nkind: enterprise\nstatus: current\ncategory: 服务提供标准/服务质量控制规范\nsource: official\n---\n\n## 1 范围\n\n本文件规定了投诉处理的要求。\n\n## 2 规范性引用文件\n\n本文件没有规范性引用文件。\n\n## 3 术语和定义\n\n本文件没有需要界定的术语和定义。\n\n## 4 处理要求\n\n投诉应在24 h内响应。\n"
+    );
+    let sub = s
+        .state
+        .db
+        .create_submission(
+            &biaozhun::db::submissions::NewSubmission {
+                title: "投诉处理规范",
+                code,
+                kind: "new",
+                base_code: "",
+                department: "",
+                category: "服务提供标准/服务质量控制规范",
+                text: &text,
+            },
+            &employee,
+        )
+        .await
+        .unwrap();
+    use biaozhun::submission::State as S;
+    s.state
+        .db
+        .transition(sub.id, S::Draft, S::Submitted, &employee, "")
+        .await
+        .unwrap();
+    s.state
+        .db
+        .transition(sub.id, S::Submitted, S::InReview, &reviewer, "")
+        .await
+        .unwrap();
+    // Break the library: its git directory is gone while the reviewer approves.
+    let git = s.state.library.root().join(".git");
+    let hidden = s.state.library.root().join(".git-away");
+    std::fs::rename(&git, &hidden).unwrap();
+    let url = format!("{}/submissions/{}", s.base, sub.id);
+    let approve = |action: &'static str| {
+        c.post(format!("{url}/action"))
+            .header("cookie", format!("bz_session={rev_token}"))
+            .form(&[
+                ("csrf", rev_csrf.as_str()),
+                ("action", action),
+                ("comment", ""),
+            ])
+    };
+    assert_eq!(
+        approve("approve").send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let after = s.state.db.submission(sub.id).await.unwrap().unwrap();
+    assert_eq!(after.state, S::Approved, "approved but not published");
+    assert!(
+        after.publish_error.contains("发布失败"),
+        "{}",
+        after.publish_error
+    );
+    let page = c
+        .get(&url)
+        .header("cookie", format!("bz_session={rev_token}"))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("发布失败") && page.contains("重试发布"),
+        "the error and a retry are shown"
+    );
+    // Repair and retry.
+    std::fs::rename(&hidden, &git).unwrap();
+    assert_eq!(
+        approve("publish").send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let done = s.state.db.submission(sub.id).await.unwrap().unwrap();
+    assert_eq!(done.state, S::Published, "{}", done.publish_error);
+    assert!(done.publish_error.is_empty() && !done.published_rev.is_empty());
+    assert!(
+        s.state.library.read(code, "HEAD").is_ok(),
+        "the standard is in the library"
+    );
+}
