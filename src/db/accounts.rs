@@ -592,3 +592,79 @@ pub struct Activity {
 /// argon2id hash of a random password nobody knows (checked for unknown user names).
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&random_token()).unwrap_or_default());
+
+/// A standards news item or announcement.
+#[derive(Debug, Clone, Serialize)]
+pub struct News {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub department: String,
+    pub author: String,
+    pub at: i64,
+}
+
+impl Db {
+    pub async fn add_news(
+        &self,
+        title: &str,
+        body: &str,
+        department: &str,
+        by: &User,
+    ) -> Result<i64, AccountError> {
+        if title.trim().is_empty() || title.chars().count() > 200 {
+            return Err(AccountError::Invalid("标题须为 1–200 个字符".into()));
+        }
+        let row = sqlx::query(
+            "INSERT INTO news (title, body, department, author_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(title.trim())
+        .bind(body.trim())
+        .bind(department.trim())
+        .bind(by.id)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        let actor = Actor {
+            user_id: Some(by.id),
+            username: by.username.clone(),
+            ip: String::new(),
+        };
+        self.log(&actor, "news.create", title.trim(), department.trim())
+            .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// The newest news for `department` (company-wide items included; all items
+    /// when `None`).
+    pub async fn news(
+        &self,
+        department: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<News>, AccountError> {
+        let rows = sqlx::query(
+            "SELECT n.id, n.title, n.body, n.department, n.at, u.display_name AS author \
+             FROM news n JOIN users u ON u.id = n.author_id \
+             WHERE $1 = 1 OR n.department = '' OR n.department = $2 \
+             ORDER BY n.at DESC, n.id DESC LIMIT $3",
+        )
+        .bind(department.is_none() as i64)
+        .bind(department.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(News {
+                    id: r.try_get("id")?,
+                    title: r.try_get("title")?,
+                    body: r.try_get("body")?,
+                    department: r.try_get("department")?,
+                    author: r.try_get("author")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+}

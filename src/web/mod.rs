@@ -70,6 +70,8 @@ impl std::fmt::Debug for RouteSpec {
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
+/// The standardization office.
+const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
 /// Who writes and reviews department standards.
 const AUTHORS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Admin];
 
@@ -90,6 +92,8 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "GET", path: "/diff", access: Access::Signed, example: "/diff?a=t-ztac-001.2-2023", summary: "条款级比较", handler: || get(pages::diff) },
     RouteSpec { method: "GET", path: "/system", access: Access::Signed, example: "/system", summary: "标准体系表", handler: || get(pages::system) },
     RouteSpec { method: "GET", path: "/clauses/{slug}", access: Access::Signed, example: "/clauses/t-ztac-001.2-2023_9.1", summary: "条款详情", handler: || get(pages::clause) },
+    RouteSpec { method: "GET", path: "/news", access: Access::Signed, example: "/news", summary: "标准动态与通知", handler: || get(pages::news) },
+    RouteSpec { method: "POST", path: "/news", access: Access::Roles(REVIEWERS), example: "/news", summary: "发布标准动态（审核员）", handler: || post(pages::post_news) },
     RouteSpec { method: "GET", path: "/search", access: Access::Signed, example: "/search?q=安心码", summary: "检索", handler: || get(pages::search) },
     RouteSpec { method: "GET", path: "/account", access: Access::Signed, example: "/account", summary: "我的账号", handler: || get(pages::account) },
     RouteSpec { method: "POST", path: "/account/password", access: Access::Signed, example: "/account/password", summary: "修改密码", handler: || post(pages::change_password) },

@@ -301,9 +301,14 @@ pub struct HomePage {
     nav: Nav,
     standards: Vec<StdRow>,
     revision: String,
+    /// The user's department's news and company-wide announcements: (date, item).
+    news: Vec<(String, crate::db::accounts::News)>,
 }
 
-pub async fn home(State(state): State<AppState>, Extension(viewer): Extension<Viewer>) -> HomePage {
+pub async fn home(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<HomePage, AppError> {
     let content = state.content();
     let mut standards: Vec<StdRow> = content
         .coll
@@ -313,11 +318,88 @@ pub async fn home(State(state): State<AppState>, Extension(viewer): Extension<Vi
         .map(row)
         .collect();
     standards.sort_by(|a, b| b.published.cmp(&a.published));
-    HomePage {
+    let department = viewer
+        .user
+        .as_ref()
+        .map(|u| u.department.clone())
+        .unwrap_or_default();
+    let news = state
+        .db
+        .news(Some(&department), 5)
+        .await?
+        .into_iter()
+        .map(|n| (crate::library::format_time(n.at, 480)[..10].to_string(), n))
+        .collect();
+    Ok(HomePage {
         nav: Nav::of(&viewer),
         standards,
         revision: content.revision.chars().take(8).collect(),
-    }
+        news,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "news.html")]
+pub struct NewsPage {
+    nav: Nav,
+    items: Vec<(String, crate::db::accounts::News)>,
+    can_post: bool,
+    message: String,
+}
+
+async fn news_page(
+    state: &AppState,
+    viewer: &Viewer,
+    message: String,
+) -> Result<NewsPage, AppError> {
+    let items = state
+        .db
+        .news(None, 100)
+        .await?
+        .into_iter()
+        .map(|n| (crate::library::format_time(n.at, 480), n))
+        .collect();
+    Ok(NewsPage {
+        nav: Nav::of(viewer),
+        items,
+        can_post: matches!(viewer.role(), Some(Role::Reviewer | Role::Admin)),
+        message,
+    })
+}
+
+pub async fn news(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<NewsPage, AppError> {
+    news_page(&state, &viewer, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct NewsForm {
+    title: String,
+    body: String,
+    #[serde(default)]
+    department: String,
+}
+
+pub async fn post_news(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<NewsForm>,
+) -> Result<NewsPage, AppError> {
+    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let message = match state
+        .db
+        .add_news(&f.title, &f.body, &f.department, &user)
+        .await
+    {
+        Ok(_) => "已发布".to_string(),
+        Err(crate::db::accounts::AccountError::Db(e)) => {
+            return Err(AppError::Internal(e.to_string()));
+        }
+        Err(e) => e.to_string(),
+    };
+    news_page(&state, &viewer, message).await
 }
 
 #[derive(Deserialize)]

@@ -770,6 +770,37 @@ async fn exercise(s: Server) {
         "the approver is the git author: {history}"
     );
 
+    // Standards news: reviewers post, the home page shows the reader's department's
+    // items and company-wide ones.
+    for (title, dept) in [("新版标准体系表发布", ""), ("财务部报销标准修订", "财务部")]
+    {
+        let posted = as_rev(c.post(format!("{}/news", s.base)))
+            .form(&[
+                ("csrf", rev_csrf.as_str()),
+                ("title", title),
+                ("body", "详见标准库。"),
+                ("department", dept),
+            ])
+            .body_text()
+            .await;
+        assert!(posted.contains("已发布"), "{posted}");
+    }
+    let home = as_emp(c.get(format!("{}/", s.base))).body_text().await;
+    assert!(
+        home.contains("新版标准体系表发布") && !home.contains("财务部报销标准修订"),
+        "department news only"
+    );
+    let refused = as_emp(c.post(format!("{}/news", s.base)))
+        .form(&[("csrf", emp_csrf.as_str()), ("title", "x"), ("body", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "only reviewers post news"
+    );
+
     // Live lint for the editor: the same diagnostics as `biaozhun check`, by line.
     let lint: serde_json::Value = as_emp(c.post(format!("{}/api/v1/lint", s.base)))
         .json(
