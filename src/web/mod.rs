@@ -107,6 +107,8 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/submissions/{id}/action", access: Access::Roles(AUTHORS), example: "/submissions/1/action", summary: "提交、审核、退回、批准、撤回", handler: || post(submissions::act) },
     RouteSpec { method: "POST", path: "/submissions/{id}/comments", access: Access::Roles(AUTHORS), example: "/submissions/1/comments", summary: "对条款发表意见（可回复）", handler: || post(submissions::comment) },
     RouteSpec { method: "POST", path: "/api/v1/lint", access: Access::Roles(AUTHORS), example: "/api/v1/lint", summary: "检查一段标准文本（与 biaozhun check 相同的诊断）", handler: || post(submissions::api_lint) },
+    RouteSpec { method: "GET", path: "/api/v1/submissions/{id}", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1", summary: "一个提交：文本、检查结果、状态记录、意见与可执行的操作", handler: || get(submissions::api_show) },
+    RouteSpec { method: "POST", path: "/api/v1/submissions/{id}/action", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1/action", summary: "对提交执行操作（JSON：action、comment）", handler: || post(submissions::api_act) },
     RouteSpec { method: "GET", path: "/api/v1/submissions", access: Access::Roles(AUTHORS), example: "/api/v1/submissions", summary: "调用者可见的提交", handler: || get(submissions::api_list) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },

@@ -391,19 +391,22 @@ pub struct ActionForm {
     comment: String,
 }
 
-pub async fn act(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-    Form(f): Form<ActionForm>,
-) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+/// Takes `action` on submission `id` for `user`: `Ok(Ok(()))` when it happened,
+/// `Ok(Err(why))` when the rules, the lint or a concurrent change refused it.
+/// The page and the API both come here, so they cannot disagree.
+async fn perform(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    action: &str,
+    comment: &str,
+) -> Result<Result<(), String>, AppError> {
     let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
-    if !can_see(&user, &s) {
+    if !can_see(user, &s) {
         return Err(AppError::Forbidden);
     }
-    let action = Action::parse(&f.action)
-        .ok_or_else(|| AppError::BadRequest(format!("未知操作：{}", f.action)))?;
+    let action =
+        Action::parse(action).ok_or_else(|| AppError::BadRequest(format!("未知操作：{action}")))?;
     let actor = submission::Actor {
         role: user.role,
         is_author: s.author_id == user.id,
@@ -411,47 +414,119 @@ pub async fn act(
     if action.needs_clean_lint() {
         let errors = lint(&s).iter().filter(|d| d.is_error()).count();
         if errors > 0 {
-            return Ok(page(
-                &state,
-                &viewer,
-                id,
-                format!("有 {errors} 个错误，修正后才能提交"),
-            )
-            .await?
-            .into_response());
+            return Ok(Err(format!("有 {errors} 个错误，修正后才能提交")));
         }
     }
-    let to = match submission::next(s.state, action, actor, &f.comment) {
+    let to = match submission::next(s.state, action, actor, comment) {
         Ok(to) => to,
-        Err(r) => {
-            return Ok(page(&state, &viewer, id, r.to_string())
-                .await?
-                .into_response());
-        }
+        Err(r) => return Ok(Err(r.to_string())),
     };
     // Publishing (a retry) leaves the state to `publish`; everything else moves it
     // here, once, whoever else is clicking at the same moment.
     if action != Action::Publish {
-        match state
-            .db
-            .transition(id, s.state, to, &user, &f.comment)
-            .await
-        {
+        match state.db.transition(id, s.state, to, user, comment).await {
             Ok(()) => {}
-            Err(e @ Conflict::Moved(_)) => {
-                return Ok(page(&state, &viewer, id, e.to_string())
-                    .await?
-                    .into_response());
-            }
+            Err(e @ Conflict::Moved(_)) => return Ok(Err(e.to_string())),
             Err(e) => return Err(e.into()),
         }
     }
     // Approval publishes at once; a failed publish leaves the submission approved with
     // the error shown, to be retried.
     if matches!(action, Action::Approve | Action::Publish) {
-        publish(&state, id, &user).await?;
+        publish(state, id, user).await?;
     }
-    Ok(Redirect::to(&format!("/submissions/{id}")).into_response())
+    Ok(Ok(()))
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    match perform(&state, &user, id, &f.action, &f.comment).await? {
+        Ok(()) => Ok(Redirect::to(&format!("/submissions/{id}")).into_response()),
+        Err(why) => Ok(page(&state, &viewer, id, why).await?.into_response()),
+    }
+}
+
+/// `GET /api/v1/submissions/{id}`: the submission, its lint, events, comments and
+/// the actions the caller may take.
+pub async fn api_show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    if !can_see(&user, &s) {
+        return Ok(super::api::error(
+            axum::http::StatusCode::FORBIDDEN,
+            "没有权限",
+        ));
+    }
+    let actor = submission::Actor {
+        role: user.role,
+        is_author: s.author_id == user.id,
+    };
+    let actions: Vec<&str> = submission::available(s.state, actor)
+        .into_iter()
+        .map(Action::as_str)
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "submission": s,
+        "diagnostics": lint(&s),
+        "events": state.db.submission_events(id).await?,
+        "comments": state.db.comments(id).await?,
+        "actions": actions,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ApiAction {
+    action: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/submissions/{id}/action` (JSON `{action, comment}`): 200 with the
+/// new state, or 409 with the reason it was refused.
+pub async fn api_act(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::Json(a): axum::Json<ApiAction>,
+) -> Result<Response, AppError> {
+    let user = signed(&viewer)?;
+    let outcome = match perform(&state, &user, id, &a.action, &a.comment).await {
+        Err(AppError::Forbidden) => {
+            return Ok(super::api::error(
+                axum::http::StatusCode::FORBIDDEN,
+                "没有权限",
+            ));
+        }
+        Err(AppError::NotFound) => {
+            return Ok(super::api::error(
+                axum::http::StatusCode::NOT_FOUND,
+                "没有这个提交",
+            ));
+        }
+        Err(AppError::BadRequest(m)) => {
+            return Ok(super::api::error(axum::http::StatusCode::BAD_REQUEST, &m));
+        }
+        other => other?,
+    };
+    let now = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    Ok(match outcome {
+        Ok(()) => axum::Json(serde_json::json!({
+            "state": now.state, "version": now.version,
+            "published_rev": now.published_rev, "publish_error": now.publish_error,
+        }))
+        .into_response(),
+        Err(why) => super::api::error(axum::http::StatusCode::CONFLICT, &why),
+    })
 }
 
 async fn publish(state: &AppState, id: i64, approver: &User) -> Result<(), AppError> {

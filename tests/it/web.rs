@@ -951,6 +951,39 @@ async fn a_failed_publish_can_be_retried() {
         .transition(sub.id, S::Submitted, S::InReview, &reviewer, "")
         .await
         .unwrap();
+    // The API: what the reviewer may do, and a refusal that says why.
+    let token = s
+        .state
+        .db
+        .create_api_token(&reviewer, "ci", &Actor::default())
+        .await
+        .unwrap();
+    let api = format!("{}/api/v1/submissions/{}", s.base, sub.id);
+    let shown = c.get(&api).bearer_auth(&token).body_json().await;
+    assert_eq!(
+        shown["actions"],
+        serde_json::json!(["request_changes", "approve", "reject"]),
+        "{shown}"
+    );
+    assert_eq!(shown["submission"]["state"], "in_review");
+    let refused = c
+        .post(format!("{api}/action"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"action": "request_changes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("需要填写意见"));
+    let unknown = c
+        .post(format!("{api}/action"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"action": "bless"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+
     // Break the library: its git directory is gone while the reviewer approves.
     let git = s.state.library.root().join(".git");
     let hidden = s.state.library.root().join(".git-away");
