@@ -164,6 +164,17 @@ pub struct Actor {
     pub ip: String,
 }
 
+impl Actor {
+    /// `user` acting, address unknown (actions not tied to a request).
+    pub fn user(user: &User) -> Actor {
+        Actor {
+            user_id: Some(user.id),
+            username: user.username.clone(),
+            ip: String::new(),
+        }
+    }
+}
+
 /// A new account.
 pub struct NewUser<'a> {
     pub username: &'a str,
@@ -402,9 +413,8 @@ impl Db {
         .execute(&self.pool)
         .await?;
         let actor = Actor {
-            user_id: Some(user.id),
-            username: user.username.clone(),
             ip: ip.to_string(),
+            ..Actor::user(user)
         };
         self.log(&actor, "session.login", &user.username, "")
             .await?;
@@ -625,13 +635,13 @@ impl Db {
         .bind(now())
         .fetch_one(&self.pool)
         .await?;
-        let actor = Actor {
-            user_id: Some(by.id),
-            username: by.username.clone(),
-            ip: String::new(),
-        };
-        self.log(&actor, "news.create", title.trim(), department.trim())
-            .await?;
+        self.log(
+            &Actor::user(by),
+            "news.create",
+            title.trim(),
+            department.trim(),
+        )
+        .await?;
         Ok(row.try_get("id")?)
     }
 

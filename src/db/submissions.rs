@@ -197,13 +197,13 @@ impl Db {
         .await?
         .rows_affected();
         if done == 1 {
-            let actor = super::accounts::Actor {
-                user_id: Some(by.id),
-                username: by.username.clone(),
-                ip: String::new(),
-            };
-            self.log(&actor, "submission.edit", &id.to_string(), "")
-                .await?;
+            self.log(
+                &super::accounts::Actor::user(by),
+                "submission.edit",
+                &id.to_string(),
+                "",
+            )
+            .await?;
             return Ok(seen_version + 1);
         }
         match self.submission(id).await? {
@@ -260,13 +260,8 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let actor = super::accounts::Actor {
-            user_id: Some(by.id),
-            username: by.username.clone(),
-            ip: String::new(),
-        };
         self.log(
-            &actor,
+            &super::accounts::Actor::user(by),
             "submission.state",
             &id.to_string(),
             &format!("{} → {}", from.as_str(), to.as_str()),

@@ -317,6 +317,11 @@ impl Viewer {
         self.user.as_ref().map(|u| u.role)
     }
 
+    /// The signed-in user, for handlers behind a rule that already requires one.
+    pub fn signed(&self) -> Result<User, AppError> {
+        self.user.clone().ok_or(AppError::Unauthenticated)
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             user_id: self.user.as_ref().map(|u| u.id),

@@ -387,7 +387,7 @@ pub async fn post_news(
     Extension(viewer): Extension<Viewer>,
     Form(f): Form<NewsForm>,
 ) -> Result<NewsPage, AppError> {
-    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let user = viewer.signed()?;
     let message = match state
         .db
         .add_news(&f.title, &f.body, &f.department, &user)
@@ -1151,7 +1151,7 @@ async fn account_page(
     message: String,
     new_token: String,
 ) -> Result<AccountPage, AppError> {
-    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let user = viewer.signed()?;
     let tokens = state
         .db
         .api_tokens(user.id)
@@ -1186,7 +1186,7 @@ pub async fn change_password(
     Extension(viewer): Extension<Viewer>,
     Form(f): Form<PasswordForm>,
 ) -> Result<AccountPage, AppError> {
-    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let user = viewer.signed()?;
     // The current password goes through the throttled login check.
     let message = match state
         .db
@@ -1220,7 +1220,7 @@ pub async fn create_token(
     Extension(viewer): Extension<Viewer>,
     Form(f): Form<TokenForm>,
 ) -> Result<AccountPage, AppError> {
-    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let user = viewer.signed()?;
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return account_page(
@@ -1249,7 +1249,7 @@ pub async fn revoke_token(
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let user = viewer.user.clone().ok_or(AppError::Unauthenticated)?;
+    let user = viewer.signed()?;
     if !state
         .db
         .revoke_api_token(&user, id, &viewer.actor())

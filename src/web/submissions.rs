@@ -33,10 +33,6 @@ fn can_see(user: &User, s: &Submission) -> bool {
     s.author_id == user.id || matches!(user.role, Role::Reviewer | Role::Admin)
 }
 
-fn signed(v: &Viewer) -> Result<User, AppError> {
-    v.user.clone().ok_or(AppError::Unauthenticated)
-}
-
 /// The diagnostics `biaozhun check` would print for the submission's text, plus a
 /// check that the code is the one assigned.
 pub fn lint(s: &Submission) -> Vec<Diagnostic> {
@@ -109,7 +105,7 @@ pub async fn list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
 ) -> Result<ListPage, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let reviewer = matches!(user.role, Role::Reviewer | Role::Admin);
     let mine = state
         .db
@@ -182,7 +178,7 @@ pub async fn create(
     Extension(viewer): Extension<Viewer>,
     Form(f): Form<NewForm>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let title = f.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         return Err(AppError::BadRequest("标准名称须为 1–200 个字符".into()));
@@ -262,7 +258,7 @@ async fn page(
     id: i64,
     message: String,
 ) -> Result<SubmissionPage, AppError> {
-    let user = signed(viewer)?;
+    let user = viewer.signed()?;
     let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
     if !can_see(&user, &s) {
         return Err(AppError::Forbidden);
@@ -367,7 +363,7 @@ pub async fn edit(
     Path(id): Path<i64>,
     Form(f): Form<EditForm>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
     if s.author_id != user.id {
         return Err(AppError::Forbidden);
@@ -444,7 +440,7 @@ pub async fn act(
     Path(id): Path<i64>,
     Form(f): Form<ActionForm>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     match perform(&state, &user, id, &f.action, &f.comment).await? {
         Ok(()) => Ok(Redirect::to(&format!("/submissions/{id}")).into_response()),
         Err(why) => Ok(page(&state, &viewer, id, why).await?.into_response()),
@@ -458,7 +454,7 @@ pub async fn api_show(
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
     if !can_see(&user, &s) {
         return Ok(super::api::error(
@@ -499,7 +495,7 @@ pub async fn api_act(
     Path(id): Path<i64>,
     axum::Json(a): axum::Json<ApiAction>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let outcome = match perform(&state, &user, id, &a.action, &a.comment).await {
         Err(AppError::Forbidden) => {
             return Ok(super::api::error(
@@ -581,7 +577,7 @@ pub async fn comment(
     Path(id): Path<i64>,
     Form(f): Form<CommentForm>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
     if !can_see(&user, &s) {
         return Err(AppError::Forbidden);
@@ -601,7 +597,7 @@ pub async fn api_list(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let list: Vec<serde_json::Value> = state
         .db
         .submissions(&[], None)
@@ -637,7 +633,7 @@ pub async fn revise(
     Extension(viewer): Extension<Viewer>,
     Form(f): Form<ReviseForm>,
 ) -> Result<Response, AppError> {
-    let user = signed(&viewer)?;
+    let user = viewer.signed()?;
     let content = state.content();
     let base = super::pages::find_standard(&content.coll, &f.base).ok_or(AppError::NotFound)?;
     if base.meta.kind != crate::standard::Kind::Enterprise {
