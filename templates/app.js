@@ -1,51 +1,123 @@
 // 标准 — small progressive enhancements; every page works without this file.
 (function () {
   "use strict";
-  // The submission editor: load a .md file into the editor, and lint as you type
-  // with the same diagnostics as `biaozhun check` (POST /api/v1/lint).
+  // The submission editor. As you type (debounced), one request to
+  // POST /api/v1/preview returns the same diagnostics as `biaozhun check` and the
+  // draft rendered by the standard page's own template. Diagnostics are marked in a
+  // line-number gutter next to the offending line and listed below; clicking one
+  // selects its line.
   var text = document.getElementById("submission-text");
   if (!text) return;
   var out = document.getElementById("live-lint");
+  var summary = document.getElementById("lint-summary");
+  var gutter = document.getElementById("gutter");
+  var preview = document.getElementById("preview-body");
   var file = document.getElementById("submission-file");
   var code = text.getAttribute("data-code") || "";
   var timer = null;
+  var marks = {};
+  var seq = 0;
+
+  function drawGutter() {
+    if (!gutter) return;
+    var n = text.value.split("\n").length;
+    var frag = document.createDocumentFragment();
+    for (var i = 1; i <= n; i++) {
+      var d = document.createElement("div");
+      d.textContent = String(i);
+      var m = marks[i];
+      if (m) { d.className = m.cls; d.title = m.msg; }
+      frag.appendChild(d);
+    }
+    gutter.textContent = "";
+    gutter.appendChild(frag);
+    gutter.scrollTop = text.scrollTop;
+  }
+
+  function goTo(line) {
+    var lines = text.value.split("\n");
+    var start = 0;
+    for (var i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
+    var end = start + (lines[line - 1] || "").length;
+    text.focus();
+    text.setSelectionRange(start, end);
+    text.scrollTop = Math.max(0, (line - 3) * 21);
+    drawGutter();
+  }
+
   function render(diags) {
     out.textContent = "";
+    marks = {};
+    var errors = 0;
+    diags.forEach(function (d) {
+      var err = d.severity === "error";
+      if (err) errors++;
+      var label = err ? "错误" : "警告";
+      var li = document.createElement("li");
+      li.className = err ? "error" : "warning";
+      li.setAttribute("data-line", String(d.line));
+      li.textContent = "第 " + d.line + " 行 · " + label + "：" + d.message + (d.help ? "（" + d.help + "）" : "");
+      out.appendChild(li);
+      var prev = marks[d.line];
+      if (!prev || (err && prev.cls !== "error")) {
+        marks[d.line] = { cls: err ? "error" : "warning", msg: label + "：" + d.message };
+      } else {
+        prev.msg += "\n" + label + "：" + d.message;
+      }
+    });
     if (diags.length === 0) {
       var ok = document.createElement("li");
       ok.textContent = "没有发现问题。";
       out.appendChild(ok);
-      return;
     }
-    diags.forEach(function (d) {
-      var li = document.createElement("li");
-      li.className = d.severity;
-      li.textContent = "第 " + d.line + " 行 · " + (d.severity === "error" ? "错误" : "警告") + "：" + d.message;
-      out.appendChild(li);
-    });
+    if (summary) summary.textContent = errors > 0 ? errors + " 个错误" : "";
+    drawGutter();
   }
-  function lint() {
-    fetch("/api/v1/lint", {
+
+  function refresh() {
+    var mine = ++seq;
+    fetch("/api/v1/preview", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       credentials: "same-origin",
       body: JSON.stringify({ text: text.value, code: code })
     })
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (j) { if (j) render(j.diagnostics); })
+      .then(function (j) {
+        if (!j || mine !== seq) return; // a newer request is on its way
+        render(j.diagnostics);
+        if (preview) {
+          // Server-rendered by the askama template (escaped there), not user HTML.
+          preview.innerHTML = j.html || '<p class="card">文本还不能解析为标准，请先修正检查结果中的错误。</p>';
+        }
+      })
       .catch(function () {});
   }
-  text.addEventListener("input", function () {
-    clearTimeout(timer);
-    timer = setTimeout(lint, 400);
+
+  out.addEventListener("click", function (e) {
+    var li = e.target.closest ? e.target.closest("li[data-line]") : null;
+    if (li) goTo(parseInt(li.getAttribute("data-line"), 10));
   });
+  text.addEventListener("input", function () {
+    drawGutter();
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  });
+  text.addEventListener("scroll", function () { if (gutter) gutter.scrollTop = text.scrollTop; });
   if (file) {
     file.addEventListener("change", function () {
       var f = file.files && file.files[0];
       if (!f) return;
       var reader = new FileReader();
-      reader.onload = function () { text.value = String(reader.result); lint(); };
+      reader.onload = function () { text.value = String(reader.result); drawGutter(); refresh(); };
       reader.readAsText(f, "utf-8");
     });
   }
+  // Marks for the diagnostics the server rendered with the page.
+  Array.prototype.forEach.call(out.querySelectorAll("li[data-line]"), function (li) {
+    var line = parseInt(li.getAttribute("data-line"), 10);
+    var cls = li.className === "error" ? "error" : "warning";
+    if (!marks[line] || cls === "error") marks[line] = { cls: cls, msg: li.textContent };
+  });
+  drawGutter();
 })();

@@ -69,6 +69,8 @@ pub enum Conflict {
     Moved(&'static str),
     #[error("没有这个提交")]
     Missing,
+    #[error("要回复的意见不存在或不属于该提交")]
+    NoParent,
     #[error(transparent)]
     Db(#[from] AccountError),
 }
@@ -318,12 +320,25 @@ impl Db {
         body: &str,
         by: &User,
     ) -> Result<i64, Conflict> {
+        // A reply belongs to its parent's thread: same submission, same clause.
+        let mut clause = clause.trim().to_string();
+        if let Some(p) = parent {
+            let row = sqlx::query(
+                "SELECT clause FROM submission_comments WHERE id = $1 AND submission_id = $2",
+            )
+            .bind(p)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Conflict::NoParent)?;
+            clause = row.try_get("clause")?;
+        }
         let row = sqlx::query(
             "INSERT INTO submission_comments (submission_id, clause, parent_id, user_id, username, at, body) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(id)
-        .bind(clause.trim())
+        .bind(&clause)
         .bind(parent)
         .bind(by.id)
         .bind(&by.username)

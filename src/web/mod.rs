@@ -19,7 +19,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, get, post, put};
 
 use crate::db::Db;
 use crate::db::accounts::{Actor, Role, Session, User};
@@ -110,6 +110,10 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "GET", path: "/api/v1/submissions/{id}", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1", summary: "一个提交：文本、检查结果、状态记录、意见与可执行的操作", handler: || get(submissions::api_show) },
     RouteSpec { method: "POST", path: "/api/v1/submissions/{id}/action", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1/action", summary: "对提交执行操作（JSON：action、comment）", handler: || post(submissions::api_act) },
     RouteSpec { method: "GET", path: "/api/v1/submissions", access: Access::Roles(AUTHORS), example: "/api/v1/submissions", summary: "调用者可见的提交", handler: || get(submissions::api_list) },
+    RouteSpec { method: "POST", path: "/api/v1/submissions", access: Access::Roles(AUTHORS), example: "/api/v1/submissions", summary: "新建提交（JSON：title、category、可选 text；或 revise：要修订的标准）", handler: || post(submissions::api_create) },
+    RouteSpec { method: "PUT", path: "/api/v1/submissions/{id}", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1", summary: "保存草稿文本（JSON：text、version；版本冲突返回 409）", handler: || put(submissions::api_edit) },
+    RouteSpec { method: "POST", path: "/api/v1/submissions/{id}/comments", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1/comments", summary: "对条款发表意见或回复（JSON：clause、body、parent）", handler: || post(submissions::api_comment) },
+    RouteSpec { method: "POST", path: "/api/v1/preview", access: Access::Roles(AUTHORS), example: "/api/v1/preview", summary: "预览与检查草稿（返回标准页面的 HTML 与诊断）", handler: || post(submissions::api_preview) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
     RouteSpec { method: "POST", path: "/admin/users/{id}", access: Access::Roles(ADMIN), example: "/admin/users/1", summary: "修改用户角色、部门、启用状态", handler: || post(pages::admin_update_user) },

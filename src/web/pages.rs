@@ -512,6 +512,9 @@ pub struct StandardPage {
     editions: Vec<(String, String, &'static str)>,
     /// The viewer may start a revision (an enterprise standard, and an author role).
     revisable: bool,
+    /// Review comments per clause: none on a published standard (the tree template
+    /// is shared with the submission preview, which has them).
+    comments: std::collections::HashMap<String, usize>,
 }
 
 pub fn find_standard<'a>(
@@ -530,6 +533,52 @@ pub async fn standard(
     let content = state.content();
     let s = find_standard(&content.coll, &slug).ok_or(AppError::NotFound)?;
     let m = &s.meta;
+    let family = crate::standard::Code::parse(&s.code.family()).ok();
+    let editions = content
+        .coll
+        .standards
+        .iter()
+        .filter(|o| o.code != s.code && family.as_ref().is_some_and(|f| f.matches(&o.code)))
+        .map(|o| (o.code.slug(), o.code.to_string(), o.meta.status.label()))
+        .collect();
+    let nav = Nav::of(&viewer);
+    Ok(StandardPage {
+        revisable: nav.submits && m.kind == crate::standard::Kind::Enterprise,
+        nav,
+        std: row(s),
+        meta: meta_rows(s),
+        clauses: clause_rows(s),
+        editions,
+        comments: Default::default(),
+    })
+}
+
+/// The standard page's body (heading, metadata, clause tree) without the page
+/// around it: the submission editor's live preview renders this same template, so a
+/// draft looks exactly as it will once published.
+#[derive(Template)]
+#[template(path = "preview.html")]
+pub struct Preview {
+    std: StdRow,
+    meta: Vec<(&'static str, String)>,
+    clauses: Vec<ClauseRow>,
+    /// Clause number → count of review comments on it.
+    comments: std::collections::HashMap<String, usize>,
+}
+
+impl Preview {
+    pub fn of(s: &Standard, comments: std::collections::HashMap<String, usize>) -> Preview {
+        Preview {
+            std: row(s),
+            meta: meta_rows(s),
+            clauses: clause_rows(s),
+            comments,
+        }
+    }
+}
+
+fn meta_rows(s: &Standard) -> Vec<(&'static str, String)> {
+    let m = &s.meta;
     let mut meta = vec![
         ("标准类别", m.kind.label().to_string()),
         ("状态", m.status.label().to_string()),
@@ -547,23 +596,13 @@ pub async fn standard(
     if let Some(c) = &m.category {
         meta.push(("标准体系", c.clone()));
     }
-    let family = crate::standard::Code::parse(&s.code.family()).ok();
-    let editions = content
-        .coll
-        .standards
-        .iter()
-        .filter(|o| o.code != s.code && family.as_ref().is_some_and(|f| f.matches(&o.code)))
-        .map(|o| (o.code.slug(), o.code.to_string(), o.meta.status.label()))
-        .collect();
-    let nav = Nav::of(&viewer);
-    Ok(StandardPage {
-        revisable: nav.submits && m.kind == crate::standard::Kind::Enterprise,
-        nav,
-        std: row(s),
-        meta,
-        clauses: clause_rows(s),
-        editions,
-    })
+    if !m.replaces.is_empty() {
+        meta.push(("代替", m.replaces.join("、")));
+    }
+    if let Some(by) = &m.replaced_by {
+        meta.push(("被代替", by.clone()));
+    }
+    meta
 }
 
 #[derive(Template, WebTemplate)]

@@ -58,6 +58,15 @@ fn lint_text(text: &str, code: &str) -> Vec<Diagnostic> {
     diags
 }
 
+/// The draft rendered by the standard page's own template (heading, metadata,
+/// clause tree), so the preview is what publishing will show; `None` when the text
+/// does not parse into a standard at all (the lint says why).
+fn preview_html(text: &str, comments: std::collections::HashMap<String, usize>) -> Option<String> {
+    let coll = Collection::from_sources(&[("preview.md".into(), text.to_string())]);
+    let std = coll.standards.first()?;
+    askama::Template::render(&super::pages::Preview::of(std, comments)).ok()
+}
+
 #[derive(Deserialize)]
 pub struct LintRequest {
     text: String,
@@ -69,6 +78,14 @@ pub struct LintRequest {
 pub async fn api_lint(axum::Json(r): axum::Json<LintRequest>) -> Response {
     let diags = lint_text(&r.text, &r.code);
     axum::Json(serde_json::json!({ "diagnostics": diags })).into_response()
+}
+
+/// `POST /api/v1/preview`: the editor's live preview and lint in one round trip
+/// (no side effects): `{html, diagnostics}`, `html` null when nothing parses.
+pub async fn api_preview(axum::Json(r): axum::Json<LintRequest>) -> Response {
+    let diags = lint_text(&r.text, &r.code);
+    let html = preview_html(&r.text, Default::default());
+    axum::Json(serde_json::json!({ "html": html, "diagnostics": diags })).into_response()
 }
 
 pub struct Row {
@@ -173,20 +190,23 @@ fn template(code: &str, title: &str, category: &str) -> String {
     )
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Form(f): Form<NewForm>,
-) -> Result<Response, AppError> {
-    let user = viewer.signed()?;
-    let title = f.title.trim();
+/// Creates a new-standard submission with the next free code of the configured
+/// pattern; `text` (an upload) replaces the skeleton, with its `code:` set to the
+/// assigned one.
+async fn create_new(
+    state: &AppState,
+    user: &User,
+    title: &str,
+    category: &str,
+    text: Option<&str>,
+) -> Result<Submission, AppError> {
+    let title = title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         return Err(AppError::BadRequest("标准名称须为 1–200 个字符".into()));
     }
-    if crate::standard::category::check(&f.category).is_some() {
+    if crate::standard::category::check(category).is_some() {
         return Err(AppError::BadRequest(format!(
-            "未知的标准体系节点：{}",
-            f.category
+            "未知的标准体系节点：{category}"
         )));
     }
     // Codes already used, in the library or by other submissions.
@@ -209,7 +229,11 @@ pub async fn create(
         .parse()
         .unwrap_or(2026);
     let code = submission::next_code(&state.code_pattern, year, &used);
-    let s = state
+    let text = match text {
+        Some(t) => with_code(&t.replace("\r\n", "\n"), &code),
+        None => template(&code, title, category),
+    };
+    Ok(state
         .db
         .create_submission(
             &NewSubmission {
@@ -218,17 +242,46 @@ pub async fn create(
                 kind: "new",
                 base_code: "",
                 department: &user.department,
-                category: &f.category,
-                text: &template(&code, title, &f.category),
+                category,
+                text: &text,
             },
-            &user,
+            user,
         )
-        .await?;
+        .await?)
+}
+
+/// `text` with its front matter's `code:` set to `code` (added when missing); text
+/// without front matter is returned as it is, for the lint to explain.
+fn with_code(text: &str, code: &str) -> String {
+    let Some(rest) = text.strip_prefix("---\n") else {
+        return text.to_string();
+    };
+    let Some(end) = rest.find("\n---") else {
+        return text.to_string();
+    };
+    let front = &rest[..end];
+    let mut lines: Vec<String> = front.lines().map(str::to_string).collect();
+    match lines.iter_mut().find(|l| l.starts_with("code:")) {
+        Some(l) => *l = format!("code: {code}"),
+        None => lines.insert(0, format!("code: {code}")),
+    }
+    format!("---\n{}{}", lines.join("\n"), &rest[end..])
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<NewForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let s = create_new(&state, &user, &f.title, &f.category, None).await?;
     Ok(Redirect::to(&format!("/submissions/{}", s.id)).into_response())
 }
 
 pub struct DiagRow {
     pub line: usize,
+    /// `error` or `warning`, for styling.
+    pub class: &'static str,
     pub severity: &'static str,
     pub message: String,
 }
@@ -245,11 +298,53 @@ pub struct SubmissionPage {
     errors: usize,
     actions: Vec<(&'static str, &'static str)>,
     events: Vec<(String, Event)>,
-    comments: Vec<(String, Comment)>,
+    /// Threaded: each top-level comment followed by its replies, with their depth.
+    comments: Vec<CommentRow>,
     clauses: Vec<String>,
+    /// The draft as the standard page will show it.
+    preview: Option<String>,
+    /// The standard page's slug for the submission's code.
+    slug: String,
     message: String,
     /// For a revision: the clause-level changes against the published edition.
     changes: Vec<super::pages::ChangeRow>,
+}
+
+pub struct CommentRow {
+    pub depth: usize,
+    pub when: String,
+    pub c: Comment,
+}
+
+/// Orders comments as threads: each top-level comment (in the order written)
+/// followed depth-first by its replies.
+fn threads(comments: Vec<Comment>) -> Vec<CommentRow> {
+    let mut children: std::collections::HashMap<Option<i64>, Vec<Comment>> = Default::default();
+    let ids: std::collections::HashSet<i64> = comments.iter().map(|c| c.id).collect();
+    for c in comments {
+        // A reply whose parent is gone is shown as a thread of its own.
+        let parent = c.parent_id.filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push(c);
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<(usize, Comment)> = children
+        .remove(&None)
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .map(|c| (0, c))
+        .collect();
+    while let Some((depth, c)) = stack.pop() {
+        if let Some(kids) = children.remove(&Some(c.id)) {
+            stack.extend(kids.into_iter().rev().map(|k| (depth + 1, k)));
+        }
+        out.push(CommentRow {
+            depth: depth.min(4),
+            when: crate::library::format_time(c.at, 480),
+            c,
+        });
+    }
+    out
 }
 
 async fn page(
@@ -280,11 +375,13 @@ async fn page(
     {
         actions.push((Action::Publish.as_str(), "重试发布"));
     }
-    let clauses = Collection::from_sources(&[("x.md".into(), s.text.clone())])
-        .standards
-        .first()
-        .map(|st| st.all_clauses().iter().map(|c| c.number.clone()).collect())
-        .unwrap_or_default();
+    let clauses = clause_numbers(&s.text);
+    let comments = threads(state.db.comments(id).await?);
+    let mut per_clause = std::collections::HashMap::new();
+    for c in comments.iter().filter(|c| !c.c.clause.is_empty()) {
+        *per_clause.entry(c.c.clause.clone()).or_insert(0) += 1;
+    }
+    let preview = preview_html(&s.text, per_clause);
     let author = state
         .db
         .user(s.author_id)
@@ -315,6 +412,7 @@ async fn page(
             .iter()
             .map(|d| DiagRow {
                 line: d.line,
+                class: if d.is_error() { "error" } else { "warning" },
                 severity: if d.is_error() { "错误" } else { "警告" },
                 message: d.message.clone(),
             })
@@ -328,13 +426,11 @@ async fn page(
             .into_iter()
             .map(|e| (crate::library::format_time(e.at, 480), e))
             .collect(),
-        comments: state
-            .db
-            .comments(id)
-            .await?
-            .into_iter()
-            .map(|c| (crate::library::format_time(c.at, 480), c))
-            .collect(),
+        comments,
+        preview,
+        slug: crate::standard::Code::parse(&s.code)
+            .map(|c| c.slug())
+            .unwrap_or_default(),
         clauses,
         author,
         message,
@@ -578,18 +674,50 @@ pub async fn comment(
     Form(f): Form<CommentForm>,
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
+    add_comment(&state, &user, id, &f.clause, f.parent, &f.body).await?;
+    Ok(Redirect::to(&format!("/submissions/{id}#comments")).into_response())
+}
+
+/// The clause numbers of a draft, in document order.
+fn clause_numbers(text: &str) -> Vec<String> {
+    Collection::from_sources(&[("x.md".into(), text.to_string())])
+        .standards
+        .first()
+        .map(|st| st.all_clauses().iter().map(|c| c.number.clone()).collect())
+        .unwrap_or_default()
+}
+
+/// A comment on the whole text or on one clause of it, or a reply in a thread.
+async fn add_comment(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    clause: &str,
+    parent: Option<i64>,
+    body: &str,
+) -> Result<i64, AppError> {
     let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
-    if !can_see(&user, &s) {
+    if !can_see(user, &s) {
         return Err(AppError::Forbidden);
     }
-    if f.body.trim().is_empty() {
-        return Err(AppError::BadRequest("意见不能为空".into()));
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 4000 {
+        return Err(AppError::BadRequest("意见须为 1–4000 个字符".into()));
     }
-    state
-        .db
-        .add_comment(id, &f.clause, f.parent, &f.body, &user)
-        .await?;
-    Ok(Redirect::to(&format!("/submissions/{id}")).into_response())
+    let clause = clause.trim();
+    if parent.is_none()
+        && !clause.is_empty()
+        && !clause_numbers(&s.text).iter().any(|n| n == clause)
+    {
+        return Err(AppError::BadRequest(format!(
+            "文本中没有第 {clause} 条；请选择现有条款或“全文”"
+        )));
+    }
+    match state.db.add_comment(id, clause, parent, body, user).await {
+        Ok(cid) => Ok(cid),
+        Err(e @ Conflict::NoParent) => Err(AppError::BadRequest(e.to_string())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `/api/v1/submissions`: the submissions the caller may see.
@@ -628,14 +756,13 @@ fn revision_code(base: &crate::standard::Code, year: i32) -> String {
 
 /// Starts a revision of a published enterprise standard: its current text, the new
 /// code, and `replaces:` pointing at the edition it will supersede.
-pub async fn revise(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Form(f): Form<ReviseForm>,
-) -> Result<Response, AppError> {
-    let user = viewer.signed()?;
+async fn create_revision(
+    state: &AppState,
+    user: &User,
+    base_slug: &str,
+) -> Result<Submission, AppError> {
     let content = state.content();
-    let base = super::pages::find_standard(&content.coll, &f.base).ok_or(AppError::NotFound)?;
+    let base = super::pages::find_standard(&content.coll, base_slug).ok_or(AppError::NotFound)?;
     if base.meta.kind != crate::standard::Kind::Enterprise {
         return Err(AppError::BadRequest("只能修订企业标准".into()));
     }
@@ -653,7 +780,7 @@ pub async fn revise(
             text.insert_str(end, &format!("\nreplaces:\n  - {old}"));
         }
     }
-    let s = state
+    Ok(state
         .db
         .create_submission(
             &NewSubmission {
@@ -665,8 +792,142 @@ pub async fn revise(
                 category: base.meta.category.as_deref().unwrap_or(""),
                 text: &text,
             },
-            &user,
+            user,
         )
-        .await?;
+        .await?)
+}
+
+pub async fn revise(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<ReviseForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let s = create_revision(&state, &user, &f.base).await?;
     Ok(Redirect::to(&format!("/submissions/{}", s.id)).into_response())
+}
+
+/// Maps an error of the shared code paths to the API's JSON error.
+fn api_error(e: AppError) -> Result<Response, AppError> {
+    use axum::http::StatusCode;
+    Ok(match e {
+        AppError::Forbidden => super::api::error(StatusCode::FORBIDDEN, "没有权限"),
+        AppError::NotFound => super::api::error(StatusCode::NOT_FOUND, "没有这个提交或标准"),
+        AppError::BadRequest(m) => super::api::error(StatusCode::BAD_REQUEST, &m),
+        other => return Err(other),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ApiNew {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    category: String,
+    /// Markdown to start from (its `code:` is set to the assigned code).
+    text: Option<String>,
+    /// Slug or code of a published enterprise standard: start a revision of it
+    /// instead (`title`, `category` and `text` are then taken from it).
+    revise: Option<String>,
+}
+
+/// `POST /api/v1/submissions`: 201 with the new submission (its assigned code,
+/// version 1) and its lint.
+pub async fn api_create(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    axum::Json(n): axum::Json<ApiNew>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let made = match &n.revise {
+        Some(base) => create_revision(&state, &user, base).await,
+        None => create_new(&state, &user, &n.title, &n.category, n.text.as_deref()).await,
+    };
+    let s = match made {
+        Ok(s) => s,
+        Err(e) => return api_error(e),
+    };
+    let diags = lint(&s);
+    Ok((
+        axum::http::StatusCode::CREATED,
+        [(
+            axum::http::header::LOCATION,
+            format!("/api/v1/submissions/{}", s.id),
+        )],
+        axum::Json(serde_json::json!({ "submission": s, "diagnostics": diags })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ApiEdit {
+    text: String,
+    /// The version the edit was made against (optimistic concurrency).
+    version: i64,
+}
+
+/// `PUT /api/v1/submissions/{id}`: replaces the draft's text. 200 with the new
+/// version and lint; 409 with `current_version` when someone saved in between or
+/// the submission is no longer editable.
+pub async fn api_edit(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::Json(e): axum::Json<ApiEdit>,
+) -> Result<Response, AppError> {
+    use axum::http::StatusCode;
+    let user = viewer.signed()?;
+    let Some(s) = state.db.submission(id).await? else {
+        return api_error(AppError::NotFound);
+    };
+    if s.author_id != user.id {
+        return api_error(AppError::Forbidden);
+    }
+    let text = e.text.replace("\r\n", "\n");
+    match state.db.edit_submission(id, e.version, &text, &user).await {
+        Ok(_) => {
+            let now = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+            Ok(axum::Json(serde_json::json!({
+                "version": now.version, "state": now.state, "diagnostics": lint(&now),
+            }))
+            .into_response())
+        }
+        Err(c @ (Conflict::Stale { .. } | Conflict::Moved(_))) => {
+            let current = state.db.submission(id).await?.map(|s| s.version);
+            Ok((
+                StatusCode::CONFLICT,
+                axum::Json(serde_json::json!({
+                    "error": c.to_string(), "current_version": current,
+                })),
+            )
+                .into_response())
+        }
+        Err(c) => api_error(c.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ApiComment {
+    #[serde(default)]
+    clause: String,
+    body: String,
+    parent: Option<i64>,
+}
+
+/// `POST /api/v1/submissions/{id}/comments`: 201 with the comment's id.
+pub async fn api_comment(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::Json(c): axum::Json<ApiComment>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    match add_comment(&state, &user, id, &c.clause, c.parent, &c.body).await {
+        Ok(cid) => Ok((
+            axum::http::StatusCode::CREATED,
+            axum::Json(serde_json::json!({ "id": cid })),
+        )
+            .into_response()),
+        Err(e) => api_error(e),
+    }
 }

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use biaozhun::db::accounts::{Actor, NewUser, Role};
 use biaozhun::web::{self, ServeConfig};
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 struct Driver(Child);
@@ -209,5 +211,267 @@ async fn log_in_search_open_a_clause_and_a_diff() {
     }
     .await;
     let _ = c.close().await;
+    result.unwrap();
+}
+
+/// Clicks an element that submits a form or follows a link, and waits until the
+/// next page has replaced this one (so later lookups cannot find the old page).
+async fn click_and_load(c: &Client, e: fantoccini::elements::Element) -> Result<(), CmdError> {
+    let old = c.find(Locator::Css("html")).await?;
+    e.click().await?;
+    for _ in 0..200 {
+        if old.tag_name().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.wait().for_element(Locator::Css("footer")).await?;
+    Ok(())
+}
+
+/// Signs in through the login form and waits for the page behind it.
+async fn sign_in(c: &Client, base: &str, user: &str, password: &str) -> Result<(), CmdError> {
+    c.goto(&format!("{base}/login")).await?;
+    c.find(Locator::Css("input[name=username]"))
+        .await?
+        .send_keys(user)
+        .await?;
+    c.find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(password)
+        .await?;
+    c.find(Locator::Css("form[action='/login'] button"))
+        .await?
+        .click()
+        .await?;
+    c.wait().for_element(Locator::Css("header nav")).await?;
+    Ok(())
+}
+
+/// Polls until the text of `css` contains `needle` (10 s), returning it.
+async fn wait_text(c: &Client, css: &str, needle: &str) -> Result<String, CmdError> {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            last = e.text().await.unwrap_or_default();
+            if last.contains(needle) {
+                return Ok(last);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never contained {needle:?}; last text: {last:?}");
+}
+
+/// Clicks the submission page's action button labelled `label`.
+async fn action(c: &Client, label: &str, comment: Option<&str>) -> Result<(), CmdError> {
+    let form = c
+        .find(Locator::XPath(&format!(
+            "//form[contains(@action, '/action')][.//button[normalize-space(text())='{label}']]"
+        )))
+        .await?;
+    if let Some(text) = comment {
+        form.find(Locator::Css("input[name=comment]"))
+            .await?
+            .send_keys(text)
+            .await?;
+    }
+    let button = form.find(Locator::Css("button")).await?;
+    click_and_load(c, button).await
+}
+
+async fn buttons(c: &Client) -> Result<Vec<String>, CmdError> {
+    let mut out = Vec::new();
+    for b in c
+        .find_all(Locator::Css("form[action$='/action'] button"))
+        .await?
+    {
+        out.push(b.text().await?);
+    }
+    Ok(out)
+}
+
+/// The whole submission path as two people in two browsers: an employee uploads a
+/// draft with a lint error, fixes it in the editor (guided by the gutter and the
+/// live preview), submits; a reviewer comments on a clause and asks for changes;
+/// the employee replies, revises and resubmits; the reviewer approves — and the
+/// standard is in search, with the reviewer as the author in its history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_take_a_department_standard_from_draft_to_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        data: dir.path().join("data"),
+        standards: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
+        database_url: None,
+        admin_password: Some("browser-password-1".into()),
+        demo: false,
+        insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
+    };
+    let (state, _) = web::prepare(&cfg).await.unwrap();
+    for (user, name, role) in [
+        ("zhangsan", "张三", Role::Employee),
+        ("lisi", "李四", Role::Reviewer),
+    ] {
+        state
+            .db
+            .create_user(
+                &NewUser {
+                    username: user,
+                    display_name: name,
+                    password: "browser-password-2",
+                    role,
+                    department: "运营部",
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(web::serve(state, listener));
+
+    // The draft the employee wrote in a text editor: the code is not the one the
+    // system will assign.
+    let draft = dir.path().join("上门服务规范.md");
+    std::fs::write(
+        &draft,
+        "---\ncode: Q/XX 1—2026\ntitle: 家政服务人员上门服务规范\nkind: enterprise\nstatus: current\ncategory: 服务提供标准/服务提供规范\nsource: official\n---\n\n## 1 范围\n\n本文件规定了家政服务人员上门服务的要求。\n\n## 2 规范性引用文件\n\n本文件没有规范性引用文件。\n\n## 3 术语和定义\n\n本文件没有需要界定的术语和定义。\n\n## 4 上门要求\n\n家政服务人员应在预约时间前10 min到达。\n",
+    )
+    .unwrap();
+
+    let (emp, _d1) = browser().await;
+    let (rev, _d2) = browser().await;
+    let result = async {
+        // Employee: a new draft, then the .md file loaded into the editor.
+        sign_in(&emp, &base, "zhangsan", "browser-password-2").await?;
+        emp.goto(&format!("{base}/submissions")).await?;
+        emp.find(Locator::Css("form[action='/submissions'] input[name=title]"))
+            .await?
+            .send_keys("家政服务人员上门服务规范")
+            .await?;
+        emp.find(Locator::Css("form[action='/submissions'] select[name=category] option[value='服务提供标准/服务提供规范']"))
+            .await?
+            .click()
+            .await?;
+        click_and_load(
+            &emp,
+            emp.find(Locator::Css("form[action='/submissions'] button"))
+                .await?,
+        )
+        .await?;
+        let editor = emp.wait().for_element(Locator::Id("submission-text")).await?;
+        let code = editor.attr("data-code").await?.expect("the assigned code");
+        assert!(code.starts_with("Q/BZ 001—"), "{code}");
+        let sub_url = emp.current_url().await?.to_string();
+        emp.find(Locator::Id("submission-file"))
+            .await?
+            .send_keys(draft.to_str().unwrap())
+            .await?;
+        // The live lint marks line 2 in the gutter and lists it; the preview shows
+        // the draft as the standard page will.
+        let lint = wait_text(&emp, "#live-lint", "系统分配").await?;
+        assert!(lint.contains("第 2 行"), "{lint}");
+        let mark = emp.find(Locator::Css("#gutter .error")).await?.text().await?;
+        assert_eq!(mark, "2", "the gutter marks the offending line");
+        let prov = wait_text(&emp, "#preview-body p.prov.requirement", "10 min").await?;
+        assert!(prov.starts_with("要求"), "typed as the standard page types it: {prov}");
+        assert!(emp.find(Locator::Css("#preview-body .tree .clause")).await.is_ok());
+        shot(&emp, "10-draft-lint-error").await;
+        // Saving is allowed; submitting with an error is not.
+        click_and_load(&emp, emp.find(Locator::Css("#editor form button[type=submit]")).await?).await?;
+        emp.wait().for_element(Locator::Id("submission-text")).await?;
+        action(&emp, "提交审核", None).await?;
+        let refused = wait_text(&emp, "p.alert", "修正后才能提交").await?;
+        assert!(refused.contains("1 个错误"), "{refused}");
+        // Fix it: clicking the diagnostic selects line 2, typing replaces it.
+        emp.find(Locator::Css("#live-lint li.error")).await?.click().await?;
+        emp.find(Locator::Id("submission-text"))
+            .await?
+            .send_keys(&format!("code: {code}"))
+            .await?;
+        wait_text(&emp, "#live-lint", "没有发现问题").await?;
+        assert!(emp.find(Locator::Css("#gutter .error")).await.is_err(), "the mark is gone");
+        shot(&emp, "11-draft-fixed").await;
+        click_and_load(&emp, emp.find(Locator::Css("#editor form button[type=submit]")).await?).await?;
+        emp.wait().for_element(Locator::Id("submission-text")).await?;
+        assert!(
+            !buttons(&emp).await?.iter().any(|b| b.contains("批准")),
+            "an author cannot approve"
+        );
+        action(&emp, "提交审核", None).await?;
+        wait_text(&emp, "h1 .state", "已提交").await?;
+
+        // Reviewer: the badge and the queue, then a comment on clause 4.
+        sign_in(&rev, &base, "lisi", "browser-password-2").await?;
+        assert_eq!(rev.find(Locator::Css("header .badge")).await?.text().await?, "1");
+        rev.goto(&format!("{base}/submissions")).await?;
+        wait_text(&rev, ".notices", "1 份提交等待审核").await?;
+        click_and_load(&rev, rev.find(Locator::LinkText(&code)).await?).await?;
+        action(&rev, "开始审核", None).await?;
+        wait_text(&rev, "h1 .state", "审核中").await?;
+        rev.find(Locator::Css("form.new-comment select[name=clause] option[value='4']"))
+            .await?
+            .click()
+            .await?;
+        rev.find(Locator::Css("form.new-comment input[name=body]"))
+            .await?
+            .send_keys("请补充到达后核验身份的要求。")
+            .await?;
+        click_and_load(&rev, rev.find(Locator::Css("form.new-comment button")).await?).await?;
+        let thread = wait_text(&rev, "#comments ul.thread", "核验身份").await?;
+        assert!(thread.contains("第 4 条") && thread.contains("lisi"), "{thread}");
+        wait_text(&rev, "#c-4 .comments", "1 条意见").await?;
+        action(&rev, "退回修改", Some("见第 4 条意见")).await?;
+        wait_text(&rev, "h1 .state", "需修改").await?;
+        shot(&rev, "12-review-changes-requested").await;
+
+        // Employee: told, replies in the thread, revises, resubmits.
+        emp.goto(&format!("{base}/submissions")).await?;
+        wait_text(&emp, ".notices", "你的 1 份提交需要修改").await?;
+        assert_eq!(emp.find(Locator::Css("header .badge")).await?.text().await?, "1");
+        emp.goto(&sub_url).await?;
+        emp.find(Locator::Css("#comments details.reply-form summary")).await?.click().await?;
+        emp.find(Locator::Css("#comments details.reply-form input[name=body]"))
+            .await?
+            .send_keys("已补充，见第 4 章第二段。")
+            .await?;
+        click_and_load(&emp, emp.find(Locator::Css("#comments details.reply-form button")).await?).await?;
+        let thread = wait_text(&emp, "#comments ul.thread li.depth1", "已补充").await?;
+        assert!(thread.contains("zhangsan"), "{thread}");
+        emp.find(Locator::Id("submission-text"))
+            .await?
+            .send_keys("\n家政服务人员到达后应向客户出示安心码并核验身份。\n")
+            .await?;
+        wait_text(&emp, "#preview-body .tree", "出示安心码").await?;
+        click_and_load(&emp, emp.find(Locator::Css("#editor form button[type=submit]")).await?).await?;
+        emp.wait().for_element(Locator::Id("submission-text")).await?;
+        action(&emp, "重新提交", None).await?;
+        wait_text(&emp, "h1 .state", "已重新提交").await?;
+        shot(&emp, "13-resubmitted").await;
+
+        // Reviewer: approves, which publishes.
+        rev.goto(&sub_url).await?;
+        action(&rev, "开始审核", None).await?;
+        wait_text(&rev, "h1 .state", "审核中").await?;
+        action(&rev, "批准发布", None).await?;
+        wait_text(&rev, "h1 .state", "已发布").await?;
+        shot(&rev, "14-published").await;
+
+        // Anyone finds it in search; its history names the approver.
+        emp.goto(&format!("{base}/search?q=出示安心码")).await?;
+        let hits = wait_text(&emp, "ol.hits", &code).await?;
+        assert!(hits.contains("安心码"), "{hits}");
+        let slug = biaozhun::standard::Code::parse(&code).unwrap().slug();
+        emp.goto(&format!("{base}/standards/{slug}/history")).await?;
+        let history = wait_text(&emp, "table", "李四").await?;
+        assert!(!history.contains("张三"), "the approver is the author: {history}");
+        shot(&emp, "15-history").await;
+        Ok::<(), CmdError>(())
+    }
+    .await;
+    let _ = emp.close().await;
+    let _ = rev.close().await;
     result.unwrap();
 }

@@ -170,6 +170,7 @@ async fn exercise(s: Server) {
             let mut req = match route.method {
                 "GET" => c.get(&url),
                 "POST" => c.post(&url).form(&[("csrf", "wrong")]),
+                "PUT" => c.put(&url).form(&[("csrf", "wrong")]),
                 m => panic!("method {m} not covered by the test"),
             };
             if let Some(r) = role {
@@ -1031,4 +1032,288 @@ async fn a_failed_publish_can_be_retried() {
         s.state.library.read(code, "HEAD").is_ok(),
         "the standard is in the library"
     );
+}
+
+/// The submissions API end to end with API tokens (what scripts use): a revision
+/// of a 2024 edition is created, edited with optimistic concurrency, previewed,
+/// commented on per clause (threaded), approved — and publishing it supersedes the
+/// 2024 edition in the library, the standards list and search.
+async fn api_revision_supersedes(s: Server) {
+    let c = client();
+    let db = &s.state.db;
+    let mut tokens = Vec::new();
+    for (name, role) in [("api-emp", Role::Employee), ("api-rev", Role::Reviewer)] {
+        let u = db
+            .create_user(
+                &NewUser {
+                    username: name,
+                    display_name: if role == Role::Reviewer {
+                        "审核员乙"
+                    } else {
+                        "员工甲"
+                    },
+                    password: "a long password",
+                    role,
+                    department: "运营部",
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap();
+        tokens.push(
+            db.create_api_token(&u, "script", &Actor::default())
+                .await
+                .unwrap(),
+        );
+    }
+    let (emp, rev) = (tokens[0].clone(), tokens[1].clone());
+    let api = |token: &str, req: reqwest::RequestBuilder| req.bearer_auth(token);
+
+    // A 2024 edition in the library, published before this year.
+    let old_text = "---\ncode: Q/BZ 001—2024\ntitle: 家政服务回访规范\nkind: enterprise\nstatus: current\ncategory: 服务提供标准/服务提供规范\nsource: official\n---\n\n## 1 范围\n\n本文件规定了服务回访的要求。\n\n## 2 规范性引用文件\n\n本文件没有规范性引用文件。\n\n## 3 术语和定义\n\n本文件没有需要界定的术语和定义。\n\n## 4 回访要求\n\n服务完成后应在3 d内回访客户。\n";
+    s.state
+        .library
+        .publish(&biaozhun::library::PublishRequest {
+            text: old_text.into(),
+            author: biaozhun::library::Author::new("标准化办公室", "office@example.com"),
+            message: "回访规范 2024 版".into(),
+            submission: None,
+            when: None,
+        })
+        .unwrap();
+    s.state.refresh().unwrap();
+    let old_slug = biaozhun::standard::Code::parse("Q/BZ 001—2024")
+        .unwrap()
+        .slug();
+
+    // Refusals say why: unknown base, a national standard, a bad category.
+    let missing = api(&emp, c.post(format!("{}/api/v1/submissions", s.base)))
+        .json(&serde_json::json!({ "revise": "q-nothing-1-2020" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let national = api(&emp, c.post(format!("{}/api/v1/submissions", s.base)))
+        .json(&serde_json::json!({ "revise": "t-ztac-001.2-2023" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(national.status(), StatusCode::BAD_REQUEST);
+    let bad_node = api(&emp, c.post(format!("{}/api/v1/submissions", s.base)))
+        .json(&serde_json::json!({ "title": "x", "category": "不存在/节点" }))
+        .body_json()
+        .await;
+    assert!(
+        bad_node["error"].as_str().unwrap().contains("不存在/节点"),
+        "{bad_node}"
+    );
+
+    // A new standard uploaded as Markdown: the system's code replaces the file's.
+    let uploaded = api(&emp, c.post(format!("{}/api/v1/submissions", s.base)))
+        .json(&serde_json::json!({
+            "title": "家政服务投诉处理规范",
+            "category": "服务提供标准/服务提供规范",
+            "text": old_text.replace("Q/BZ 001—2024", "Q/MINE 7—2020"),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let uploaded: serde_json::Value = uploaded.json().await.unwrap();
+    let assigned = uploaded["submission"]["code"].as_str().unwrap().to_string();
+    assert!(
+        assigned.starts_with("Q/BZ 002—"),
+        "next free number: {assigned}"
+    );
+    assert!(
+        uploaded["submission"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("code: {assigned}")),
+        "{uploaded}"
+    );
+
+    // The revision starts from the published text and points at it.
+    let created = api(&emp, c.post(format!("{}/api/v1/submissions", s.base)))
+        .json(&serde_json::json!({ "revise": old_slug }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_string();
+    let created: serde_json::Value = created.json().await.unwrap();
+    let sub = &created["submission"];
+    let id = sub["id"].as_i64().unwrap();
+    assert_eq!(location, format!("/api/v1/submissions/{id}"));
+    let new_code = sub["code"].as_str().unwrap().to_string();
+    assert_ne!(new_code, "Q/BZ 001—2024");
+    assert!(new_code.starts_with("Q/BZ 001—"), "{new_code}");
+    let text = sub["text"].as_str().unwrap();
+    assert!(text.contains("replaces:\n  - Q/BZ 001—2024"), "{text}");
+
+    // Edits carry the version they were made against; a stale one gets 409.
+    let revised = text.replace("3 d内回访", "24 h内回访");
+    let put = |token: &str, text: &str, version: i64| {
+        api(token, c.put(format!("{}/api/v1/submissions/{id}", s.base)))
+            .json(&serde_json::json!({ "text": text, "version": version }))
+    };
+    let saved = put(&emp, &revised, 1).send().await.unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    let saved: serde_json::Value = saved.json().await.unwrap();
+    assert_eq!(saved["version"], 2);
+    let stale = put(&emp, text, 1).send().await.unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let stale: serde_json::Value = stale.json().await.unwrap();
+    assert_eq!(stale["current_version"], 2, "{stale}");
+    assert!(stale["error"].as_str().unwrap().contains("已被他人修改"));
+    let not_mine = put(&rev, &revised, 2).send().await.unwrap();
+    assert_eq!(
+        not_mine.status(),
+        StatusCode::FORBIDDEN,
+        "only the author edits"
+    );
+
+    // The preview is the standard page's own markup for the draft.
+    let preview = api(&emp, c.post(format!("{}/api/v1/preview", s.base)))
+        .json(&serde_json::json!({ "text": revised, "code": new_code }))
+        .body_json()
+        .await;
+    let html = preview["html"].as_str().unwrap();
+    assert!(
+        html.contains(r#"<p class="prov requirement"><span class="ptype">要求</span>服务完成后应在24 h内回访客户。</p>"#),
+        "{html}"
+    );
+    assert!(html.contains("Q/BZ 001—2024"), "the 代替 line: {html}");
+    let nothing = api(&emp, c.post(format!("{}/api/v1/preview", s.base)))
+        .json(&serde_json::json!({ "text": "no front matter", "code": "" }))
+        .body_json()
+        .await;
+    assert!(nothing["html"].is_null() && !nothing["diagnostics"].as_array().unwrap().is_empty());
+
+    // Submit; the reviewer comments on clause 4, the author replies in the thread.
+    let act = |token: &str, action: &str, comment: &str| {
+        api(
+            token,
+            c.post(format!("{}/api/v1/submissions/{id}/action", s.base)),
+        )
+        .json(&serde_json::json!({ "action": action, "comment": comment }))
+    };
+    assert_eq!(
+        act(&emp, "submit", "").send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let comment = |token: &str, body: serde_json::Value| {
+        api(
+            token,
+            c.post(format!("{}/api/v1/submissions/{id}/comments", s.base)),
+        )
+        .json(&body)
+    };
+    let posted = comment(
+        &rev,
+        serde_json::json!({ "clause": "4", "body": "24 h 是否可行？" }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(posted.status(), StatusCode::CREATED);
+    let parent = posted.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let reply = comment(
+        &emp,
+        serde_json::json!({ "body": "已与客服确认可行。", "parent": parent }),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let no_clause = comment(&rev, serde_json::json!({ "clause": "9.9", "body": "?" }))
+        .body_json()
+        .await;
+    assert!(
+        no_clause["error"].as_str().unwrap().contains("9.9"),
+        "{no_clause}"
+    );
+    let other_id = uploaded["submission"]["id"].as_i64().unwrap();
+    let foreign = api(
+        &emp,
+        c.post(format!("{}/api/v1/submissions/{other_id}/comments", s.base)),
+    )
+    .json(&serde_json::json!({ "body": "串线", "parent": parent }))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        foreign.status(),
+        StatusCode::BAD_REQUEST,
+        "a reply stays in its own submission's thread"
+    );
+    let shown = api(&emp, c.get(format!("{}/api/v1/submissions/{id}", s.base)))
+        .body_json()
+        .await;
+    let comments = shown["comments"].as_array().unwrap();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[1]["parent_id"], parent);
+    assert_eq!(
+        comments[1]["clause"], "4",
+        "a reply inherits its thread's clause"
+    );
+
+    // Approval publishes; the 2024 edition is superseded by the new one.
+    assert_eq!(
+        act(&rev, "start_review", "").send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let approved = act(&rev, "approve", "").body_json().await;
+    assert_eq!(approved["state"], "published", "{approved}");
+    let list = api(&emp, c.get(format!("{}/api/v1/standards", s.base)))
+        .body_json()
+        .await;
+    let status_of = |code: &str| {
+        list["standards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["code"] == code)
+            .map(|x| x["status"].clone())
+    };
+    assert_eq!(
+        status_of("Q/BZ 001—2024"),
+        Some("superseded".into()),
+        "{list}"
+    );
+    assert_eq!(status_of(&new_code), Some("current".into()));
+    let old = api(
+        &emp,
+        c.get(format!("{}/api/v1/standards/{old_slug}", s.base)),
+    )
+    .body_json()
+    .await;
+    assert_eq!(old["meta"]["replaced_by"], new_code.as_str(), "{old}");
+    let page = api(&emp, c.get(format!("{}/standards/{old_slug}", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("被代替") && page.contains(&new_code),
+        "{page}"
+    );
+    let hits = api(&emp, c.get(format!("{}/api/v1/search", s.base)))
+        .query(&[("q", "24 h内回访")])
+        .body_json()
+        .await;
+    assert!(
+        hits.to_string().contains(&new_code),
+        "the new edition is searchable: {hits}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_api_and_superseding_on_sqlite() {
+    api_revision_supersedes(start(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_api_and_superseding_on_postgres() {
+    api_revision_supersedes(start(Some(super::db::fresh_pg_url().await)).await).await;
 }
