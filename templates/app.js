@@ -104,12 +104,48 @@
     timer = setTimeout(refresh, 300);
   });
   text.addEventListener("scroll", function () { if (gutter) gutter.scrollTop = text.scrollTop; });
+  var notes = document.getElementById("import-notes");
+  function note(lines) {
+    if (!notes) return;
+    notes.textContent = "";
+    lines.forEach(function (l) {
+      var li = document.createElement("li");
+      li.textContent = l;
+      notes.appendChild(li);
+    });
+  }
+  // A Word file is converted on the server (POST /api/v1/import/docx); what it
+  // could not convert is listed. Nothing is saved until the author clicks 保存.
+  function importDocx(f) {
+    note(["正在转换 " + f.name + " ……"]);
+    var q = "code=" + encodeURIComponent(code) +
+      "&title=" + encodeURIComponent(text.getAttribute("data-title") || "") +
+      "&category=" + encodeURIComponent(text.getAttribute("data-category") || "");
+    fetch("/api/v1/import/docx?" + q, {
+      method: "POST",
+      headers: { "Content-Type": "application/vnd.openxmlformats-officedocument.wordprocessingml.document" },
+      credentials: "same-origin",
+      body: f
+    })
+      .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, j: j }; }); })
+      .then(function (res) {
+        if (!res.ok) { note(["无法导入 " + f.name + "：" + (res.j.error || "未知错误")]); return; }
+        text.value = res.j.markdown;
+        var lines = ["已从 " + f.name + " 导入，请检查后保存。"];
+        res.j.warnings.forEach(function (w) { lines.push(w); });
+        note(lines);
+        drawGutter();
+        refresh();
+      })
+      .catch(function () { note(["无法导入 " + f.name + "：网络错误"]); });
+  }
   if (file) {
     file.addEventListener("change", function () {
       var f = file.files && file.files[0];
       if (!f) return;
+      if (/\.docx$/i.test(f.name)) { importDocx(f); return; }
       var reader = new FileReader();
-      reader.onload = function () { text.value = String(reader.result); drawGutter(); refresh(); };
+      reader.onload = function () { note([]); text.value = String(reader.result); drawGutter(); refresh(); };
       reader.readAsText(f, "utf-8");
     });
   }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod check;
+mod import;
 pub mod library;
 mod list;
 mod provisions;
@@ -57,6 +58,8 @@ pub enum Command {
     Demo(audit::DemoArgs),
     /// Run the web application (accounts, standards, search, API).
     Serve(serve::ServeArgs),
+    /// Import drafts from other formats (Word .docx).
+    Import(import::ImportArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(a) => audit::run_audit(a, &mut out),
         Command::Demo(a) => audit::run_demo(a, &mut out),
         Command::Serve(a) => serve::run(a, &mut out),
+        Command::Import(a) => import::run(a, &mut out),
     };
     match result {
         Ok(code) => code,

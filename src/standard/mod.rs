@@ -9,6 +9,7 @@
 pub mod category;
 pub mod code;
 pub mod collection;
+pub mod docx;
 pub mod front_matter;
 pub mod lint;
 pub mod parse;

@@ -165,6 +165,11 @@ fn query_params(path: &str) -> Vec<serde_json::Value> {
             q("ra", false, "旧版本（git 修订，默认 HEAD）"),
             q("rb", false, "新版本（默认 HEAD）"),
         ],
+        "/api/v1/import/docx" => vec![
+            q("code", false, "草稿的标准编号（写入前置信息）"),
+            q("title", false, "文档中没有标题时使用的标准名称"),
+            q("category", false, "GB/T 24421 标准体系节点"),
+        ],
         _ => Vec::new(),
     }
 }

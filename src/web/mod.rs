@@ -113,6 +113,7 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/api/v1/submissions", access: Access::Roles(AUTHORS), example: "/api/v1/submissions", summary: "新建提交（JSON：title、category、可选 text；或 revise：要修订的标准）", handler: || post(submissions::api_create) },
     RouteSpec { method: "PUT", path: "/api/v1/submissions/{id}", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1", summary: "保存草稿文本（JSON：text、version；版本冲突返回 409）", handler: || put(submissions::api_edit) },
     RouteSpec { method: "POST", path: "/api/v1/submissions/{id}/comments", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1/comments", summary: "对条款发表意见或回复（JSON：clause、body、parent）", handler: || post(submissions::api_comment) },
+    RouteSpec { method: "POST", path: "/api/v1/import/docx", access: Access::Roles(AUTHORS), example: "/api/v1/import/docx", summary: "把 Word 文档（.docx，请求体）转换为标准草稿（参数 code、title、category）", handler: || post(submissions::api_import_docx) },
     RouteSpec { method: "POST", path: "/api/v1/preview", access: Access::Roles(AUTHORS), example: "/api/v1/preview", summary: "预览与检查草稿（返回标准页面的 HTML 与诊断）", handler: || post(submissions::api_preview) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
@@ -129,6 +130,36 @@ pub const ROUTES: &[RouteSpec] = &[
 
 /// Largest request body accepted (forms, API): 1 MiB.
 pub const MAX_BODY: usize = 1 << 20;
+
+/// Largest upload (a Word file with its pictures) on the routes in [`UPLOADS`].
+pub const MAX_UPLOAD: usize = 16 << 20;
+
+/// Routes that take file uploads and so the larger limit.
+pub const UPLOADS: &[&str] = &["/api/v1/import/docx"];
+
+/// Refuses a body over the route's limit: from `Content-Length` before reading
+/// anything, and while reading for chunked bodies (the extractors then answer 413).
+async fn body_limit(req: Request, next: Next) -> Response {
+    let limit = if UPLOADS.contains(&req.uri().path()) {
+        MAX_UPLOAD
+    } else {
+        MAX_BODY
+    };
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("请求体过大（上限 {} MiB）", limit >> 20),
+        )
+            .into_response();
+    }
+    next.run(req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, limit))))
+        .await
+}
 
 /// The standards as of the library's HEAD, with what pages derive from them.
 pub struct Content {
@@ -501,7 +532,8 @@ pub fn router(state: AppState) -> Router {
     app.route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .fallback(pages::not_found)
         .layer(middleware::from_fn(security_headers))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(middleware::from_fn(body_limit))
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(

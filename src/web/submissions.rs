@@ -88,6 +88,49 @@ pub async fn api_preview(axum::Json(r): axum::Json<LintRequest>) -> Response {
     axum::Json(serde_json::json!({ "html": html, "diagnostics": diags })).into_response()
 }
 
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    category: String,
+}
+
+/// `POST /api/v1/import/docx?code=…&title=…&category=…` with the .docx file as the
+/// body: the draft in our format, what could not be converted, and its lint (no
+/// side effects; the editor puts the draft in the text box for the author to save).
+pub async fn api_import_docx(
+    axum::extract::Query(q): axum::extract::Query<ImportQuery>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let code = q.code.clone();
+    let converted = tokio::task::spawn_blocking(move || {
+        crate::standard::docx::import(
+            &body,
+            &crate::standard::docx::Options {
+                code: &q.code,
+                title: &q.title,
+                category: &q.category,
+            },
+        )
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(match converted {
+        Ok(i) => {
+            let diagnostics = lint_text(&i.markdown, &code);
+            axum::Json(serde_json::json!({
+                "markdown": i.markdown, "title": i.title, "warnings": i.warnings,
+                "diagnostics": diagnostics,
+            }))
+            .into_response()
+        }
+        Err(e) => super::api::error(axum::http::StatusCode::BAD_REQUEST, &e.to_string()),
+    })
+}
+
 pub struct Row {
     pub id: i64,
     pub title: String,

@@ -341,6 +341,38 @@ async fn two_people_take_a_department_standard_from_draft_to_published() {
     )
     .unwrap();
 
+    // A Word file with Chinese Word's heading styles (ids 1–3) and automatic
+    // numbering, written by docx-rs.
+    let word = dir.path().join("检查规范.docx");
+    {
+        use docx_rs::{Docx, Paragraph, Run, Style, StyleType};
+        let p = |t: &str| Paragraph::new().add_run(Run::new().add_text(t));
+        let mut doc = Docx::new();
+        for l in 1..=3 {
+            doc = doc.add_style(
+                Style::new(l.to_string(), StyleType::Paragraph).name(format!("heading {l}")),
+            );
+        }
+        let h = |l: u32, t: &str| p(t).style(&l.to_string());
+        let doc = doc
+            .add_paragraph(p("保洁服务质量检查规范"))
+            .add_paragraph(h(1, "范围"))
+            .add_paragraph(p("本文件规定了保洁服务质量检查的要求。"))
+            .add_paragraph(h(1, "规范性引用文件"))
+            .add_paragraph(p("本文件没有规范性引用文件。"))
+            .add_paragraph(h(1, "术语和定义"))
+            .add_paragraph(p("本文件没有需要界定的术语和定义。"))
+            .add_paragraph(h(1, "检查要求"))
+            .add_paragraph(h(2, "检查频次"))
+            .add_paragraph(h(3, "日常检查"))
+            .add_paragraph(p("质检员应每周抽查不少于10单。"))
+            .add_paragraph(h(3, "专项检查"))
+            .add_paragraph(p("投诉集中的服务项目可开展专项检查。"));
+        let mut buf = std::io::Cursor::new(Vec::new());
+        doc.build().pack(&mut buf).unwrap();
+        std::fs::write(&word, buf.into_inner()).unwrap();
+    }
+
     let (emp, _d1) = browser().await;
     let (rev, _d2) = browser().await;
     let result = async {
@@ -468,6 +500,42 @@ async fn two_people_take_a_department_standard_from_draft_to_published() {
         let history = wait_text(&emp, "table", "李四").await?;
         assert!(!history.contains("张三"), "the approver is the author: {history}");
         shot(&emp, "15-history").await;
+
+        // Word is what people have: a .docx loaded into a new draft's editor.
+        emp.goto(&format!("{base}/submissions")).await?;
+        emp.find(Locator::Css("form[action='/submissions'] input[name=title]"))
+            .await?
+            .send_keys("保洁服务质量检查规范")
+            .await?;
+        click_and_load(
+            &emp,
+            emp.find(Locator::Css("form[action='/submissions'] button"))
+                .await?,
+        )
+        .await?;
+        emp.find(Locator::Id("submission-file"))
+            .await?
+            .send_keys(word.to_str().unwrap())
+            .await?;
+        let notes = wait_text(&emp, "#import-notes", "已从").await?;
+        assert!(notes.contains("检查规范.docx"), "{notes}");
+        let value = emp
+            .find(Locator::Id("submission-text"))
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        assert!(value.contains("#### 4.1.1 日常检查"), "{value}");
+        wait_text(&emp, "#preview-body .tree", "质检员应每周抽查").await?;
+        shot(&emp, "16-docx-imported").await;
+        click_and_load(&emp, emp.find(Locator::Css("#editor form button[type=submit]")).await?).await?;
+        let saved = emp
+            .find(Locator::Id("submission-text"))
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        assert!(saved.contains("#### 4.1.2 专项检查"), "saved as imported");
         Ok::<(), CmdError>(())
     }
     .await;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod db;
+mod docx;
 mod fixtures;
 mod library;
 mod provisions;

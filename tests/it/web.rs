@@ -1108,6 +1108,52 @@ async fn api_revision_supersedes(s: Server) {
         "{bad_node}"
     );
 
+    // Word import: the draft, what was dropped, and its lint; refusals say why.
+    let docx = super::docx::typed_numbers();
+    let imported = api(&emp, c.post(format!("{}/api/v1/import/docx", s.base)))
+        .query(&[
+            ("code", "Q/BZ 009—2026"),
+            ("category", "服务提供标准/服务提供规范"),
+        ])
+        .body(docx)
+        .body_json()
+        .await;
+    let md = imported["markdown"].as_str().unwrap();
+    assert!(
+        md.contains("code: Q/BZ 009—2026") && md.contains("### 4.1 到达"),
+        "{md}"
+    );
+    assert!(!imported["warnings"].as_array().unwrap().is_empty());
+    assert!(
+        imported["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["severity"] != "error"),
+        "{imported}"
+    );
+    // 2 MiB is over the form limit but within the upload limit: read, then refused
+    // as not a Word file.
+    let not_word = api(&emp, c.post(format!("{}/api/v1/import/docx", s.base)))
+        .body(vec![b'x'; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_word.status(), StatusCode::BAD_REQUEST);
+    let why: serde_json::Value = not_word.json().await.unwrap();
+    assert!(why["error"].as_str().unwrap().contains(".docx"), "{why}");
+    let too_big = api(&emp, c.post(format!("{}/api/v1/preview", s.base)))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        too_big.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "other routes keep 1 MiB"
+    );
+
     // A new standard uploaded as Markdown: the system's code replaces the file's.
     let uploaded = api(&emp, c.post(format!("{}/api/v1/submissions", s.base)))
         .json(&serde_json::json!({
