@@ -56,13 +56,15 @@
       var li = document.createElement("li");
       li.className = err ? "error" : "warning";
       li.setAttribute("data-line", String(d.line));
-      li.textContent = "第 " + d.line + " 行 · " + label + "：" + d.message + (d.help ? "（" + d.help + "）" : "");
+      var text = d.title_zh ? d.title_zh + "：" + d.message + "（" + d.advice_zh + "）"
+        : d.message + (d.help ? "（" + d.help + "）" : "");
+      li.textContent = "第 " + d.line + " 行 · " + label + "：" + text;
       out.appendChild(li);
       var prev = marks[d.line];
       if (!prev || (err && prev.cls !== "error")) {
-        marks[d.line] = { cls: err ? "error" : "warning", msg: label + "：" + d.message };
+        marks[d.line] = { cls: err ? "error" : "warning", msg: label + "：" + text };
       } else {
-        prev.msg += "\n" + label + "：" + d.message;
+        prev.msg += "\n" + label + "：" + text;
       }
     });
     if (diags.length === 0) {

@@ -7,7 +7,7 @@
 //! walks the same table.
 
 mod api;
-mod pages;
+pub mod pages;
 mod submissions;
 
 use std::net::SocketAddr;

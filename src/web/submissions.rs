@@ -67,6 +67,22 @@ fn preview_html(text: &str, comments: std::collections::HashMap<String, usize>) 
     askama::Template::render(&super::pages::Preview::of(std, comments)).ok()
 }
 
+/// Diagnostics as JSON with their Chinese name and advice (`title_zh`,
+/// `advice_zh`) added, for the Chinese editor.
+fn with_zh(diags: &[Diagnostic]) -> Vec<serde_json::Value> {
+    diags
+        .iter()
+        .map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or_default();
+            if let (Some((title, advice)), Some(o)) = (crate::diag::zh(d.code), v.as_object_mut()) {
+                o.insert("title_zh".into(), title.into());
+                o.insert("advice_zh".into(), advice.into());
+            }
+            v
+        })
+        .collect()
+}
+
 #[derive(Deserialize)]
 pub struct LintRequest {
     text: String,
@@ -77,7 +93,7 @@ pub struct LintRequest {
 /// `POST /api/v1/lint`: live lint for the editor (no side effects).
 pub async fn api_lint(axum::Json(r): axum::Json<LintRequest>) -> Response {
     let diags = lint_text(&r.text, &r.code);
-    axum::Json(serde_json::json!({ "diagnostics": diags })).into_response()
+    axum::Json(serde_json::json!({ "diagnostics": with_zh(&diags) })).into_response()
 }
 
 /// `POST /api/v1/preview`: the editor's live preview and lint in one round trip
@@ -85,7 +101,7 @@ pub async fn api_lint(axum::Json(r): axum::Json<LintRequest>) -> Response {
 pub async fn api_preview(axum::Json(r): axum::Json<LintRequest>) -> Response {
     let diags = lint_text(&r.text, &r.code);
     let html = preview_html(&r.text, Default::default());
-    axum::Json(serde_json::json!({ "html": html, "diagnostics": diags })).into_response()
+    axum::Json(serde_json::json!({ "html": html, "diagnostics": with_zh(&diags) })).into_response()
 }
 
 #[derive(Deserialize)]
@@ -123,7 +139,7 @@ pub async fn api_import_docx(
             let diagnostics = lint_text(&i.markdown, &code);
             axum::Json(serde_json::json!({
                 "markdown": i.markdown, "title": i.title, "warnings": i.warnings,
-                "diagnostics": diagnostics,
+                "diagnostics": with_zh(&diagnostics),
             }))
             .into_response()
         }
@@ -457,7 +473,10 @@ async fn page(
                 line: d.line,
                 class: if d.is_error() { "error" } else { "warning" },
                 severity: if d.is_error() { "错误" } else { "警告" },
-                message: d.message.clone(),
+                message: match crate::diag::zh(d.code) {
+                    Some((title, advice)) => format!("{title}：{}（{advice}）", d.message),
+                    None => d.message.clone(),
+                },
             })
             .collect(),
         errors,
@@ -611,7 +630,7 @@ pub async fn api_show(
         .collect();
     Ok(axum::Json(serde_json::json!({
         "submission": s,
-        "diagnostics": lint(&s),
+        "diagnostics": with_zh(&lint(&s)),
         "events": state.db.submission_events(id).await?,
         "comments": state.db.comments(id).await?,
         "actions": actions,
@@ -897,7 +916,7 @@ pub async fn api_create(
             axum::http::header::LOCATION,
             format!("/api/v1/submissions/{}", s.id),
         )],
-        axum::Json(serde_json::json!({ "submission": s, "diagnostics": diags })),
+        axum::Json(serde_json::json!({ "submission": s, "diagnostics": with_zh(&diags) })),
     )
         .into_response())
 }
@@ -931,7 +950,7 @@ pub async fn api_edit(
         Ok(_) => {
             let now = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
             Ok(axum::Json(serde_json::json!({
-                "version": now.version, "state": now.state, "diagnostics": lint(&now),
+                "version": now.version, "state": now.state, "diagnostics": with_zh(&lint(&now)),
             }))
             .into_response())
         }
