@@ -81,6 +81,71 @@ impl From<sqlx::Error> for Conflict {
     }
 }
 
+/// The badge counts (see [`Db::attention`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attention {
+    /// Submissions waiting for a reviewer (0 for non-reviewers).
+    pub queue: i64,
+    /// The user's own submissions sent back for changes.
+    pub changes: i64,
+    /// Notifications newer than the user last opened the list.
+    pub unread: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    Transition,
+    Comment,
+}
+
+/// One notification: something someone else did that concerns the user.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    pub submission_id: i64,
+    pub code: String,
+    pub title: String,
+    pub at: i64,
+    pub who: String,
+    pub kind: NoticeKind,
+    /// For a transition: the state it moved to.
+    pub to_state: String,
+    /// For a comment: the clause it is on ("" = the whole text).
+    pub clause: String,
+    /// The transition's comment or the comment's text.
+    pub body: String,
+    pub comment_id: Option<i64>,
+    pub unread: bool,
+}
+
+fn is_reviewer(u: &User) -> bool {
+    matches!(
+        u.role,
+        super::accounts::Role::Reviewer | super::accounts::Role::Admin
+    )
+}
+
+/// Transitions others made on the user's (`$1`) submissions, and for reviewers,
+/// submissions others sent for review.
+fn notice_events_sql(reviewer: bool) -> String {
+    let review = if reviewer {
+        " OR (s.author_id <> $1 AND e.to_state IN ('submitted', 'resubmitted'))"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT e.id, e.submission_id, s.code, s.title, e.at, e.username, e.to_state, e.comment \
+         FROM submission_events e JOIN submissions s ON s.id = e.submission_id \
+         WHERE COALESCE(e.user_id, 0) <> $1 AND (s.author_id = $1{review})"
+    )
+}
+
+/// Comments by others on the user's (`$1`) submissions, and replies to the user's
+/// comments anywhere.
+const NOTICE_COMMENTS_SQL: &str = "SELECT c.id, c.submission_id, s.code, s.title, c.at, c.username, c.clause, c.body \
+     FROM submission_comments c JOIN submissions s ON s.id = c.submission_id \
+     WHERE c.user_id <> $1 AND (s.author_id = $1 OR c.parent_id IN (SELECT id FROM submission_comments WHERE user_id = $1))";
+
 const COLUMNS: &str = "id, title, code, kind, base_code, department, category, author_id, state, text, version, created_at, updated_at, published_rev, publish_error";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Submission, sqlx::Error> {
@@ -158,24 +223,108 @@ impl Db {
             .collect())
     }
 
-    /// What needs `user`'s attention: (submissions awaiting review by someone else,
-    /// for reviewers; own submissions sent back for changes).
-    pub async fn attention(&self, user: &User) -> Result<(i64, i64), Conflict> {
-        let reviewer = matches!(
-            user.role,
-            super::accounts::Role::Reviewer | super::accounts::Role::Admin
-        );
-        let row = sqlx::query(
+    /// What needs the user's attention, in one round trip (it runs on every page):
+    /// the review queue (reviewers), own submissions needing changes, and unread
+    /// notifications.
+    pub async fn attention(&self, user: &User) -> Result<Attention, Conflict> {
+        let reviewer = is_reviewer(user);
+        // Only constant SQL is spliced in (the two notice queries), never input.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT \
                (SELECT COUNT(*) FROM submissions WHERE state IN ('submitted', 'resubmitted') AND author_id <> $1) AS queue, \
-               (SELECT COUNT(*) FROM submissions WHERE state = 'changes_requested' AND author_id = $1) AS changes",
-        )
+               (SELECT COUNT(*) FROM submissions WHERE state = 'changes_requested' AND author_id = $1) AS changes, \
+               (SELECT COUNT(*) FROM ({events}) ev WHERE ev.at > (SELECT notices_seen_at FROM users WHERE id = $1)) AS unread_events, \
+               (SELECT COUNT(*) FROM ({comments}) co WHERE co.at > (SELECT notices_seen_at FROM users WHERE id = $1)) AS unread_comments",
+            events = notice_events_sql(reviewer),
+            comments = NOTICE_COMMENTS_SQL,
+        )))
         .bind(user.id)
         .fetch_one(&self.pool)
         .await?;
         let queue: i64 = row.try_get("queue")?;
-        let changes: i64 = row.try_get("changes")?;
-        Ok((if reviewer { queue } else { 0 }, changes))
+        Ok(Attention {
+            queue: if reviewer { queue } else { 0 },
+            changes: row.try_get("changes")?,
+            unread: row.try_get::<i64, _>("unread_events")?
+                + row.try_get::<i64, _>("unread_comments")?,
+        })
+    }
+
+    /// The user's notifications, newest first: what others did to their
+    /// submissions (transitions, comments), replies to their comments, and for
+    /// reviewers what was submitted for review. `unread` marks those newer than the
+    /// last time the list was opened.
+    pub async fn notices(&self, user: &User, limit: i64) -> Result<Vec<Notice>, Conflict> {
+        let seen: i64 = sqlx::query("SELECT notices_seen_at FROM users WHERE id = $1")
+            .bind(user.id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("notices_seen_at"))
+            .transpose()?
+            .unwrap_or(0);
+        let mut out = Vec::new();
+        let events = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM ({}) ev ORDER BY at DESC, id DESC LIMIT $2",
+            notice_events_sql(is_reviewer(user))
+        )))
+        .bind(user.id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &events {
+            let to: String = r.try_get("to_state")?;
+            out.push(Notice {
+                submission_id: r.try_get("submission_id")?,
+                code: r.try_get("code")?,
+                title: r.try_get("title")?,
+                at: r.try_get("at")?,
+                who: r.try_get("username")?,
+                kind: NoticeKind::Transition,
+                to_state: to,
+                clause: String::new(),
+                body: r.try_get("comment")?,
+                comment_id: None,
+                unread: false,
+            });
+        }
+        let comments = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM ({NOTICE_COMMENTS_SQL}) co ORDER BY at DESC, id DESC LIMIT $2"
+        )))
+        .bind(user.id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &comments {
+            out.push(Notice {
+                submission_id: r.try_get("submission_id")?,
+                code: r.try_get("code")?,
+                title: r.try_get("title")?,
+                at: r.try_get("at")?,
+                who: r.try_get("username")?,
+                kind: NoticeKind::Comment,
+                to_state: String::new(),
+                clause: r.try_get("clause")?,
+                body: r.try_get("body")?,
+                comment_id: Some(r.try_get("id")?),
+                unread: false,
+            });
+        }
+        out.sort_by_key(|n| std::cmp::Reverse(n.at));
+        out.truncate(limit.max(0) as usize);
+        for n in &mut out {
+            n.unread = n.at > seen;
+        }
+        Ok(out)
+    }
+
+    /// Marks every notification up to now as read.
+    pub async fn mark_notices_seen(&self, user: &User) -> Result<(), Conflict> {
+        sqlx::query("UPDATE users SET notices_seen_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(user.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Saves new text if nobody changed the submission since `seen_version` and it

@@ -113,6 +113,8 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/api/v1/submissions", access: Access::Roles(AUTHORS), example: "/api/v1/submissions", summary: "新建提交（JSON：title、category、可选 text；或 revise：要修订的标准）", handler: || post(submissions::api_create) },
     RouteSpec { method: "PUT", path: "/api/v1/submissions/{id}", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1", summary: "保存草稿文本（JSON：text、version；版本冲突返回 409）", handler: || put(submissions::api_edit) },
     RouteSpec { method: "POST", path: "/api/v1/submissions/{id}/comments", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1/comments", summary: "对条款发表意见或回复（JSON：clause、body、parent）", handler: || post(submissions::api_comment) },
+    RouteSpec { method: "GET", path: "/notifications", access: Access::Roles(AUTHORS), example: "/notifications", summary: "通知：退回修改、审核意见、回复、待审提交", handler: || get(submissions::notifications) },
+    RouteSpec { method: "GET", path: "/api/v1/notifications", access: Access::Roles(AUTHORS), example: "/api/v1/notifications", summary: "通知与待办计数（不标记已读）", handler: || get(submissions::api_notifications) },
     RouteSpec { method: "POST", path: "/api/v1/import/docx", access: Access::Roles(AUTHORS), example: "/api/v1/import/docx", summary: "把 Word 文档（.docx，请求体）转换为标准草稿（参数 code、title、category）", handler: || post(submissions::api_import_docx) },
     RouteSpec { method: "POST", path: "/api/v1/preview", access: Access::Roles(AUTHORS), example: "/api/v1/preview", summary: "预览与检查草稿（返回标准页面的 HTML 与诊断）", handler: || post(submissions::api_preview) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
@@ -338,9 +340,9 @@ impl IntoResponse for AppError {
 #[derive(Clone, Debug)]
 pub struct Viewer {
     pub user: Option<User>,
-    /// (submissions awaiting this reviewer, own submissions needing changes): the
-    /// notification badge.
-    pub attention: (i64, i64),
+    /// The badges: review queue, own submissions needing changes, unread
+    /// notifications.
+    pub attention: crate::db::submissions::Attention,
     /// The session's CSRF token (none for API tokens and anonymous requests).
     pub csrf: Option<String>,
     pub session_token: Option<String>,
@@ -392,7 +394,7 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         .unwrap_or_default();
     let headers = req.headers().clone();
     let mut viewer = Viewer {
-        attention: (0, 0),
+        attention: Default::default(),
         user: None,
         csrf: None,
         session_token: None,

@@ -52,6 +52,8 @@ pub struct Nav {
     pub submits: bool,
     /// Items needing the user's attention (the badge on 标准提交).
     pub attention: i64,
+    /// Unread notifications (the badge on 通知).
+    pub unread: i64,
 }
 
 impl Nav {
@@ -62,7 +64,8 @@ impl Nav {
                 v.role(),
                 Some(Role::Employee | Role::Reviewer | Role::Admin)
             ),
-            attention: v.attention.0 + v.attention.1,
+            attention: v.attention.queue + v.attention.changes,
+            unread: v.attention.unread,
             user: v.user.clone(),
             csrf: v.csrf.clone().unwrap_or_default(),
         }
@@ -85,6 +88,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             is_admin: false,
             submits: false,
             attention: 0,
+            unread: 0,
         },
         status: status.as_u16(),
         message,
@@ -173,6 +177,7 @@ fn login_page(state: &AppState, next: String, error: String) -> Response {
             is_admin: false,
             submits: false,
             attention: 0,
+            unread: 0,
         },
         next,
         error,

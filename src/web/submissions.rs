@@ -214,7 +214,7 @@ pub async fn list(
         .iter()
         .flat_map(|(top, subs)| subs.iter().map(move |s| format!("{top}/{s}")))
         .collect();
-    let (queue_n, changes_n) = viewer.attention;
+    let (queue_n, changes_n) = (viewer.attention.queue, viewer.attention.changes);
     let mut notices = Vec::new();
     if queue_n > 0 {
         notices.push(format!("{queue_n} 份提交等待审核"));
@@ -992,4 +992,118 @@ pub async fn api_comment(
             .into_response()),
         Err(e) => api_error(e),
     }
+}
+
+pub struct NoticeRow {
+    pub when: String,
+    pub who: String,
+    pub action: String,
+    pub code: String,
+    pub title: String,
+    pub body: String,
+    pub href: String,
+    pub unread: bool,
+}
+
+fn notice_row(n: &crate::db::submissions::Notice) -> NoticeRow {
+    use crate::db::submissions::NoticeKind;
+    let (action, href) = match n.kind {
+        NoticeKind::Transition => {
+            let action = match SubState::parse(&n.to_state) {
+                Some(SubState::Submitted) => "提交了".to_string(),
+                Some(SubState::Resubmitted) => "重新提交了".to_string(),
+                Some(SubState::InReview) => "开始审核".to_string(),
+                Some(SubState::ChangesRequested) => "退回修改".to_string(),
+                Some(SubState::Approved) => "批准了".to_string(),
+                Some(SubState::Published) => "发布了".to_string(),
+                Some(SubState::Rejected) => "未通过".to_string(),
+                Some(SubState::Withdrawn) => "撤回了".to_string(),
+                Some(SubState::Draft) | None => format!("将状态改为 {}", n.to_state),
+            };
+            (action, format!("/submissions/{}", n.submission_id))
+        }
+        NoticeKind::Comment => (
+            if n.clause.is_empty() {
+                "对全文发表了意见".to_string()
+            } else {
+                format!("对第 {} 条发表了意见", n.clause)
+            },
+            format!(
+                "/submissions/{}#comment-{}",
+                n.submission_id,
+                n.comment_id.unwrap_or_default()
+            ),
+        ),
+    };
+    NoticeRow {
+        when: crate::library::format_time(n.at, 480),
+        who: n.who.clone(),
+        action,
+        code: n.code.clone(),
+        title: n.title.clone(),
+        body: n.body.clone(),
+        href,
+        unread: n.unread,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage {
+    nav: Nav,
+    /// Actionable items: (text, link).
+    todo: Vec<(String, String)>,
+    rows: Vec<NoticeRow>,
+    unread: usize,
+}
+
+/// `GET /notifications`: what others did that concerns the user, newest first;
+/// opening the list marks it read (the badge clears on the next page).
+pub async fn notifications(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<NotificationsPage, AppError> {
+    let user = viewer.signed()?;
+    let notices = state.db.notices(&user, 100).await?;
+    state.db.mark_notices_seen(&user).await?;
+    let mut todo = Vec::new();
+    if viewer.attention.queue > 0 {
+        todo.push((
+            format!("{} 份提交等待审核", viewer.attention.queue),
+            "/submissions".to_string(),
+        ));
+    }
+    if viewer.attention.changes > 0 {
+        todo.push((
+            format!("你的 {} 份提交需要修改", viewer.attention.changes),
+            "/submissions".to_string(),
+        ));
+    }
+    let rows: Vec<NoticeRow> = notices.iter().map(notice_row).collect();
+    let mut nav = Nav::of(&viewer);
+    nav.unread = 0; // read now
+    Ok(NotificationsPage {
+        unread: rows.iter().filter(|r| r.unread).count(),
+        nav,
+        todo,
+        rows,
+    })
+}
+
+/// `GET /api/v1/notifications`: the same list as JSON with `unread` flags and the
+/// badge counts; reading it through the API does not mark anything read.
+pub async fn api_notifications(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let attention = state.db.attention(&user).await?;
+    let notices = state.db.notices(&user, 100).await?;
+    Ok(axum::Json(serde_json::json!({
+        "review_queue": attention.queue,
+        "changes_requested": attention.changes,
+        "unread": attention.unread,
+        "notifications": notices,
+    }))
+    .into_response())
 }

@@ -463,6 +463,26 @@ async fn two_people_take_a_department_standard_from_draft_to_published() {
         emp.goto(&format!("{base}/submissions")).await?;
         wait_text(&emp, ".notices", "你的 1 份提交需要修改").await?;
         assert_eq!(emp.find(Locator::Css("header .badge")).await?.text().await?, "1");
+        let bell = emp
+            .find(Locator::Css("header a.notices-link .badge"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(bell, "3", "review started, the comment, the request for changes");
+        emp.goto(&format!("{base}/notifications")).await?;
+        let list = wait_text(&emp, ".notice-list", "退回修改").await?;
+        assert!(list.contains("对第 4 条发表了意见") && list.contains("见第 4 条意见"), "{list}");
+        shot(&emp, "12b-notifications").await;
+        click_and_load(
+            &emp,
+            emp.find(Locator::Css(".notice-list li a[href*='#comment-']"))
+                .await?,
+        )
+        .await?;
+        assert!(
+            emp.find(Locator::Css("header a.notices-link .badge")).await.is_err(),
+            "read once the list was opened"
+        );
         emp.goto(&sub_url).await?;
         emp.find(Locator::Css("#comments details.reply-form summary")).await?.click().await?;
         emp.find(Locator::Css("#comments details.reply-form input[name=body]"))

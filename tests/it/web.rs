@@ -1311,6 +1311,48 @@ async fn api_revision_supersedes(s: Server) {
         "a reply inherits its thread's clause"
     );
 
+    // Notifications: the author hears of the reviewer's comment, the reviewer of the
+    // submission and of the reply; nobody of their own actions.
+    let notes = |token: &str| {
+        let token = token.to_string();
+        let c = c.clone();
+        let url = format!("{}/api/v1/notifications", s.base);
+        async move { api(&token, c.get(url)).body_json().await }
+    };
+    let mine = notes(&emp).await;
+    let list = mine["notifications"].as_array().unwrap();
+    assert!(
+        list.iter().any(|n| n["kind"] == "comment"
+            && n["clause"] == "4"
+            && n["who"] == "api-rev"
+            && n["unread"] == true),
+        "{mine}"
+    );
+    assert!(list.iter().all(|n| n["who"] != "api-emp"), "{mine}");
+    assert_eq!(mine["unread"], 1, "{mine}");
+    let theirs = notes(&rev).await;
+    let list = theirs["notifications"].as_array().unwrap();
+    assert!(
+        list.iter().any(|n| n["kind"] == "transition"
+            && n["to_state"] == "submitted"
+            && n["code"] == new_code.as_str()),
+        "{theirs}"
+    );
+    assert!(
+        list.iter()
+            .any(|n| n["kind"] == "comment" && n["body"] == "已与客服确认可行。"),
+        "the reply to the reviewer's comment: {theirs}"
+    );
+    // Opening the list marks it read.
+    let page = api(&emp, c.get(format!("{}/notifications", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("对第 4 条发表了意见") && page.contains(r#"class="unread""#),
+        "{page}"
+    );
+    assert_eq!(notes(&emp).await["unread"], 0);
+
     // Approval publishes; the 2024 edition is superseded by the new one.
     assert_eq!(
         act(&rev, "start_review", "").send().await.unwrap().status(),
