@@ -1,6 +1,19 @@
 // 标准 — small progressive enhancements; every page works without this file.
 (function () {
   "use strict";
+  // A clause number in the preview opens the comment form on that clause.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest ? e.target.closest("a.comment-on") : null;
+    if (!a) return;
+    var sel = document.querySelector("form.new-comment select[name=clause]");
+    var body = document.querySelector("form.new-comment input[name=body]");
+    if (!sel || !body) return;
+    e.preventDefault();
+    sel.value = a.getAttribute("data-clause");
+    body.focus();
+    body.scrollIntoView({ block: "center" });
+  });
+
   // The submission editor. As you type (debounced), one request to
   // POST /api/v1/preview returns the same diagnostics as `biaozhun check` and the
   // draft rendered by the standard page's own template. Diagnostics are marked in a

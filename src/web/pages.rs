@@ -520,6 +520,8 @@ pub struct StandardPage {
     /// Review comments per clause: none on a published standard (the tree template
     /// is shared with the submission preview, which has them).
     comments: std::collections::HashMap<String, usize>,
+    /// Always false: the tree template is shared with the draft preview.
+    draft: bool,
 }
 
 pub fn find_standard<'a>(
@@ -555,6 +557,7 @@ pub async fn standard(
         clauses: clause_rows(s),
         editions,
         comments: Default::default(),
+        draft: false,
     })
 }
 
@@ -569,6 +572,8 @@ pub struct Preview {
     clauses: Vec<ClauseRow>,
     /// Clause number → count of review comments on it.
     comments: std::collections::HashMap<String, usize>,
+    /// A draft's clauses have no pages yet: their numbers open the comment form.
+    draft: bool,
 }
 
 impl Preview {
@@ -578,6 +583,7 @@ impl Preview {
             meta: meta_rows(s),
             clauses: clause_rows(s),
             comments,
+            draft: true,
         }
     }
 }

@@ -443,10 +443,17 @@ async fn two_people_take_a_department_standard_from_draft_to_published() {
         click_and_load(&rev, rev.find(Locator::LinkText(&code)).await?).await?;
         action(&rev, "开始审核", None).await?;
         wait_text(&rev, "h1 .state", "审核中").await?;
-        rev.find(Locator::Css("form.new-comment select[name=clause] option[value='4']"))
+        // Clicking clause 4's number in the preview picks it in the comment form.
+        rev.find(Locator::Css("#preview-body a.comment-on[data-clause='4']"))
             .await?
             .click()
             .await?;
+        let picked = rev
+            .find(Locator::Css("form.new-comment select[name=clause]"))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(picked.as_deref(), Some("4"));
         rev.find(Locator::Css("form.new-comment input[name=body]"))
             .await?
             .send_keys("请补充到达后核验身份的要求。")
