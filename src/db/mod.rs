@@ -53,6 +53,8 @@ pub enum DbError {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// The badge counts per user, computed on every page otherwise.
+    pub(crate) attention: std::sync::Arc<submissions::AttentionCache>,
 }
 
 /// The SQLite URL for a database file under the data directory.
@@ -96,7 +98,11 @@ impl Db {
                 backend: backend.name(),
                 source,
             })?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            attention: Default::default(),
+        };
         db.migrate().await?;
         Ok(db)
     }
