@@ -8,6 +8,7 @@ pub mod cli;
 pub mod db;
 pub mod diag;
 pub mod library;
+pub mod platform;
 pub mod search;
 pub mod standard;
 pub mod submission;

@@ -242,3 +242,55 @@ fn search_and_index_rebuild() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("应急预案"));
 }
+
+#[test]
+fn demo_platform_then_audit_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("platform");
+    let o = biaozhun(&[
+        "demo",
+        "platform",
+        "--orders",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for f in [
+        "agencies.csv",
+        "workers.csv",
+        "outlets.csv",
+        "orders.csv",
+        "faults.json",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    assert!(!dir.path().join("platform.partial").exists());
+    let o = biaozhun(&["audit", "data", out.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["counts"]["outlets"], 18);
+    assert_eq!(v["counts"]["workers"], 3500);
+    assert_eq!(v["snapshot"].as_str().unwrap().len(), 64);
+    // One corrupted credit code: one problem, where it is, exit 1.
+    let agencies = std::fs::read_to_string(out.join("agencies.csv")).unwrap();
+    let line2 = agencies.lines().nth(1).unwrap().to_string();
+    let code = line2.split(',').nth(2).unwrap().to_string();
+    let mut broken = code.clone();
+    let last = broken.pop().unwrap();
+    broken.push(if last == '0' { '1' } else { '0' });
+    std::fs::write(
+        out.join("agencies.csv"),
+        agencies.replacen(&code, &broken, 1),
+    )
+    .unwrap();
+    let o = biaozhun(&["audit", "data", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("agencies.csv:2: credit_code:"), "{text}");
+    assert!(text.contains("1 problem(s)"), "{text}");
+    // The generator refuses to write over an existing export.
+    let o = biaozhun(&["demo", "platform", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+}

@@ -5,6 +5,7 @@ mod db;
 mod docx;
 mod fixtures;
 mod library;
+mod platform;
 mod provisions;
 mod robustness;
 mod search;
