@@ -320,6 +320,57 @@ pub fn compile(
     Ok(e)
 }
 
+/// Compiles a value expression (a number, a duration or an instant, e.g.
+/// `first_response_at - received_at`), for measured quantities.
+pub fn compile_value(
+    src: &str,
+    slots: &mut Slots,
+    intern: &mut dyn FnMut(&str) -> u32,
+) -> Result<Expr, ExprError> {
+    let toks = lex(src)?;
+    let end = src.chars().count();
+    if toks.is_empty() {
+        return Err(ExprError {
+            offset: 0,
+            message: "empty expression".into(),
+        });
+    }
+    let mut p = Parser {
+        toks,
+        at: 0,
+        end,
+        slots,
+        intern,
+        context: Context::Local,
+    };
+    let e = p.or()?;
+    if let Some((t, off)) = p.toks.get(p.at) {
+        return Err(ExprError {
+            offset: *off,
+            message: format!("unexpected {} after a complete expression", describe(t)),
+        });
+    }
+    Ok(e)
+}
+
+/// A measured quantity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Quantity {
+    Num(f64),
+    Dur(Micros),
+}
+
+/// Evaluates a value expression; `None` when an operand is absent or the
+/// expression does not yield a number or a duration.
+pub fn quantity<E: Event, V: Values>(e: &Expr, env: &Env<'_, E>, vals: &V) -> Option<Quantity> {
+    match value(e, env, vals) {
+        Val::Num(n) => Some(Quantity::Num(n)),
+        Val::Dur(d) => Some(Quantity::Dur(d)),
+        Val::Id(id) => vals.num(id).map(Quantity::Num),
+        _ => None,
+    }
+}
+
 fn describe(t: &Tok) -> String {
     match t {
         Tok::Ident(s) => format!("name `{s}`"),

@@ -6,6 +6,7 @@
 //! rule ([`engine`]); the counts and offending cases become a [`WorkflowResult`], a
 //! stable JSON document that later layers store and render.
 
+pub mod checks;
 pub mod engine;
 pub mod expr;
 pub mod generate;

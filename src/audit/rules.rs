@@ -323,6 +323,17 @@ struct RawFile {
     activities: BTreeMap<String, OneOrMany>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    /// Record, metric and manual checks (`audit::checks`); the workflow loader
+    /// only lets them through the schema.
+    #[serde(default)]
+    #[allow(dead_code)]
+    records: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    metrics: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    manual: Vec<serde_yaml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -670,6 +681,9 @@ fn parse_file(file: &str, text: &str) -> Result<RawFile, Vec<Diagnostic>> {
             log: None,
             activities: BTreeMap::new(),
             rules: Vec::new(),
+            records: Vec::new(),
+            metrics: Vec::new(),
+            manual: Vec::new(),
         });
     }
     let errs: Vec<Diagnostic> = VALIDATOR

@@ -29,6 +29,27 @@ pub enum AuditCommand {
     /// Validate a platform export directory (agencies, workers, outlets, …):
     /// every bad row with file, line and field; counts and the snapshot hash.
     Data(DataArgs),
+    /// Run the record and metric checks of the rule files against a platform
+    /// export: a result per check with failing records, a verdict per clause.
+    Checks(ChecksArgs),
+    /// Which requirement clauses of each standard have an automated rule or
+    /// check, a manual checklist item, or neither (gaps).
+    Coverage(RulesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChecksArgs {
+    /// The platform export directory (see docs/platform-data.md).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long, value_name = "PATH", default_value = "audits")]
+    pub rules: Vec<PathBuf>,
+    /// Reference instant for validity checks (`time` in conditions), a date or a
+    /// time; default now.
+    #[arg(long)]
+    pub at: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +173,8 @@ pub fn run_audit(args: AuditArgs, out: &mut dyn Write) -> Result<ExitCode> {
         AuditCommand::Workflow(a) => workflow(*a, out),
         AuditCommand::Rules(a) => rules_cmd(a, out),
         AuditCommand::Data(a) => data_cmd(a, out),
+        AuditCommand::Checks(a) => checks_cmd(a, out),
+        AuditCommand::Coverage(a) => coverage_cmd(a, out),
     }
 }
 
@@ -209,6 +232,191 @@ fn data_cmd(args: DataArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
         Err(e @ ImportError::Io { .. }) => Err(CliError::Usage(e.to_string())),
     }
+}
+
+fn load_checks(paths: &[PathBuf]) -> Result<crate::audit::checks::CheckSet> {
+    crate::audit::checks::CheckSet::load(paths).map_err(|diags| {
+        let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        CliError::Usage(format!("the checks have errors:\n{}", text.join("\n")))
+    })
+}
+
+fn checks_cmd(args: ChecksArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    use crate::audit::checks::{Outcome, clause_outcomes, evaluate};
+    use crate::platform::import::{ImportError, Options, import_dir};
+    let set = load_checks(&args.rules)?;
+    let at = match &args.at {
+        Some(t) => time::parse_date_or_instant(t, 480)
+            .map_err(|e| CliError::Usage(format!("--at `{t}`: {e}")))?,
+        None => crate::db::now() * 1_000_000,
+    };
+    let key = rand_key();
+    let platform = match import_dir(&args.data, &Options { key: &key }) {
+        Ok(p) => p,
+        Err(ImportError::Rows(errors)) => {
+            let text: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            return Err(CliError::Usage(format!(
+                "the platform data has {} problem(s) (run `biaozhun audit data {}`):\n{}",
+                errors.len(),
+                args.data.display(),
+                text.join("\n")
+            )));
+        }
+        Err(e) => return Err(CliError::Usage(e.to_string())),
+    };
+    let results = evaluate(&set, &platform, at);
+    let clauses = clause_outcomes(&results);
+    let failed = results.iter().any(|r| r.outcome == Outcome::Fail);
+    if args.json {
+        super::print_json(
+            out,
+            &serde_json::json!({
+                "schema": "biaozhun.check-result/1",
+                "at": time::format_instant(at, 480),
+                "snapshot": platform.snapshot,
+                "checks": results,
+                "clauses": clauses,
+            }),
+        )?;
+    } else {
+        let rows: Vec<Vec<String>> = results
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.clone(),
+                    r.clauses
+                        .iter()
+                        .map(|c| c.split_once('#').map(|x| x.1).unwrap_or(c))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    r.checked.to_string(),
+                    match (&r.value, r.kind) {
+                        (Some(v), _) => {
+                            format!("{v} (target {})", r.target.clone().unwrap_or_default())
+                        }
+                        (None, "manual") => "—".into(),
+                        _ => r.failed.to_string(),
+                    },
+                    match r.outcome {
+                        Outcome::Pass => "符合".into(),
+                        Outcome::Fail => format!("不符合（{}）", r.severity.label()),
+                        Outcome::NoData => "未评价".into(),
+                        Outcome::Manual => "待现场检查".into(),
+                    },
+                    truncate(&r.title, 36),
+                ]
+            })
+            .collect();
+        write!(
+            out,
+            "{}",
+            render(
+                &[
+                    "check",
+                    "clauses",
+                    "checked",
+                    "failed / value",
+                    "verdict",
+                    "title"
+                ],
+                &rows,
+                &[]
+            )
+        )
+        .map_err(write_err)?;
+        let count = |v: &str| clauses.iter().filter(|c| c.verdict == v).count();
+        writeln!(
+            out,
+            "{} clauses: {} 符合, {} 不符合, {} 待现场检查, {} 未评价 (as of {}, data snapshot {})",
+            clauses.len(),
+            count("符合"),
+            count("不符合"),
+            count("待现场检查"),
+            count("未评价"),
+            time::format_instant(at, 480),
+            &platform.snapshot[..12]
+        )
+        .map_err(write_err)?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn coverage_cmd(args: RulesArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let set = load_rules(&args.rules)?;
+    let checks = load_checks(&args.rules)?;
+    let dir = args.standards.clone().unwrap_or_else(super::default_dir);
+    let coll = Collection::load(&[dir], &[]).map_err(|source| CliError::Io {
+        path: "standards".into(),
+        source,
+    })?;
+    let unknown = checks.unknown_clauses(&coll);
+    if !unknown.is_empty() {
+        let text: Vec<String> = unknown
+            .iter()
+            .map(|(id, c)| {
+                format!("  check `{id}` is bound to {c}, which the standards do not have")
+            })
+            .collect();
+        return Err(CliError::Usage(format!(
+            "the checks are bound to unknown clauses:\n{}",
+            text.join("\n")
+        )));
+    }
+    let cov = crate::audit::checks::coverage(&coll, &set.rules, &checks, &[]);
+    if args.json {
+        let v: Vec<serde_json::Value> = cov
+            .iter()
+            .map(|c| serde_json::json!({
+                "standard": c.standard, "requirement_clauses": c.requirement_clauses,
+                "automated": c.automated, "manual": c.manual,
+                "percent": (c.percent() * 10.0).round() / 10.0,
+                "gaps": c.gaps.iter().map(|(n, t)| serde_json::json!({"clause": n, "title": t})).collect::<Vec<_>>(),
+            }))
+            .collect();
+        super::print_json(out, &serde_json::json!({ "coverage": v }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = cov
+        .iter()
+        .map(|c| {
+            vec![
+                c.standard.clone(),
+                c.requirement_clauses.to_string(),
+                c.automated.to_string(),
+                c.manual.to_string(),
+                c.gaps.len().to_string(),
+                format!("{:.1}%", c.percent()),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        render(
+            &[
+                "standard",
+                "requirement clauses",
+                "automated",
+                "manual only",
+                "gaps",
+                "covered"
+            ],
+            &rows,
+            &[false, true, true, true, true, true]
+        )
+    )
+    .map_err(write_err)?;
+    for c in &cov {
+        if !c.gaps.is_empty() {
+            let list: Vec<String> = c.gaps.iter().map(|(n, t)| format!("{n} {t}")).collect();
+            writeln!(out, "gaps in {}: {}", c.standard, list.join("; ")).map_err(write_err)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rand_key() -> [u8; 32] {
