@@ -8,6 +8,7 @@
 //! is only ever built from constant strings with bind parameters.
 
 pub mod accounts;
+pub mod audits;
 pub mod submissions;
 
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Integration tests: one binary (see ARCHITECTURE.md), one module per concern.
 
+mod audits;
 mod checks;
 mod cli;
 mod db;

@@ -1,0 +1,732 @@
+//! Audit runs in the database: scope, the automated results of each run, a verdict
+//! per clause, the manual checklist, findings with their corrective action, and
+//! evidence metadata.
+//!
+//! Locking: every write to an audit or its rows happens in a transaction that also
+//! runs `UPDATE audits SET state = state WHERE id = ? AND state = 'open'` and
+//! commits only if that touched the row. The update takes the row lock (PostgreSQL)
+//! or the write lock (SQLite), so a write racing with closing the audit either
+//! lands before the close or is refused after it; nothing is written to a closed
+//! audit. Corrections to a closed audit are a new revision that says why.
+//! Corrective-action status (open → corrected → verified) is the exception: it
+//! moves on after the audit is closed, as the follow-up of its findings.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::accounts::{AccountError, User};
+use super::{Db, now};
+use crate::audit::checks::{CheckResult, ClauseOutcome};
+
+/// A clause's verdict in an audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// 符合
+    Conform,
+    /// 不符合 (with severity 严重 major / 一般 minor)
+    Nonconform,
+    /// 观察项
+    Observation,
+    /// 不适用 (with a justification)
+    NotApplicable,
+    /// 未评价
+    NotAssessed,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Conform,
+        Verdict::Nonconform,
+        Verdict::Observation,
+        Verdict::NotApplicable,
+        Verdict::NotAssessed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Conform => "conform",
+            Verdict::Nonconform => "nonconform",
+            Verdict::Observation => "observation",
+            Verdict::NotApplicable => "not_applicable",
+            Verdict::NotAssessed => "not_assessed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Conform => "符合",
+            Verdict::Nonconform => "不符合",
+            Verdict::Observation => "观察项",
+            Verdict::NotApplicable => "不适用",
+            Verdict::NotAssessed => "未评价",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verdict> {
+        Verdict::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s || v.label() == s)
+    }
+}
+
+/// 严重 / 一般 for a nonconformity.
+pub fn valid_severity(s: &str) -> bool {
+    matches!(s, "major" | "minor")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("审核已关闭，不能再修改；如需更正，请创建新的修订版本并说明原因")]
+    Locked,
+    #[error("没有这个审核")]
+    Missing,
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] AccountError),
+}
+
+impl From<sqlx::Error> for AuditError {
+    fn from(e: sqlx::Error) -> Self {
+        AuditError::Db(e.into())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Audit {
+    pub id: i64,
+    pub name: String,
+    pub standards: Vec<String>,
+    pub period_from: String,
+    pub period_to: String,
+    /// Outlet ids in scope (empty: all).
+    pub outlets: Vec<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    pub created_by: i64,
+    pub created_at: i64,
+    pub closed_by: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub revision: i64,
+    pub revises: Option<i64>,
+    pub revision_reason: String,
+    /// SHA-256 of the platform data the last run read.
+    pub snapshot: String,
+    pub ran_at: Option<i64>,
+}
+
+/// What a new audit is about.
+pub struct NewAudit<'a> {
+    pub name: &'a str,
+    pub standards: &'a [String],
+    pub period_from: &'a str,
+    pub period_to: &'a str,
+    pub outlets: &'a [String],
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClauseVerdict {
+    pub clause: String,
+    pub verdict: Verdict,
+    pub severity: String,
+    pub justification: String,
+    /// `auto` (from the checks) or `auditor`.
+    pub source: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemResult {
+    pub item_id: String,
+    /// Outlet or agency id, or "" for a platform-wide item.
+    pub target: String,
+    pub verdict: Verdict,
+    pub note: String,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub id: i64,
+    pub audit_id: i64,
+    pub clause: String,
+    pub severity: String,
+    pub title: String,
+    pub observed: String,
+    /// Outlet / agency / worker the finding is about, if one.
+    pub target: String,
+    pub owner: String,
+    pub due: String,
+    /// `open` → `corrected` → `verified`.
+    pub status: String,
+    pub created_at: i64,
+}
+
+const AUDIT_COLUMNS: &str = "id, name, standards, period_from, period_to, outlets, state, created_by, created_at, closed_by, closed_at, revision, revises, revision_reason, snapshot, ran_at";
+
+fn split(s: String) -> Vec<String> {
+    s.split('|')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn audit_from(r: &sqlx::any::AnyRow) -> Result<Audit, sqlx::Error> {
+    Ok(Audit {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        standards: split(r.try_get("standards")?),
+        period_from: r.try_get("period_from")?,
+        period_to: r.try_get("period_to")?,
+        outlets: split(r.try_get("outlets")?),
+        state: r.try_get("state")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        closed_by: r.try_get("closed_by")?,
+        closed_at: r.try_get("closed_at")?,
+        revision: r.try_get("revision")?,
+        revises: r.try_get("revises")?,
+        revision_reason: r.try_get("revision_reason")?,
+        snapshot: r.try_get("snapshot")?,
+        ran_at: r.try_get("ran_at")?,
+    })
+}
+
+fn auto_verdict(v: &str) -> Verdict {
+    match v {
+        "符合" => Verdict::Conform,
+        "不符合" => Verdict::Nonconform,
+        _ => Verdict::NotAssessed,
+    }
+}
+
+/// Checks a verdict's companions: a nonconformity needs a severity, 不适用 a
+/// justification.
+fn check_verdict(verdict: Verdict, severity: &str, justification: &str) -> Result<(), AuditError> {
+    if verdict == Verdict::Nonconform && !valid_severity(severity) {
+        return Err(AuditError::Invalid(
+            "不符合项须注明严重程度：严重（major）或一般（minor）".into(),
+        ));
+    }
+    if verdict == Verdict::NotApplicable && justification.trim().is_empty() {
+        return Err(AuditError::Invalid("判为不适用须说明理由".into()));
+    }
+    Ok(())
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// Takes the audit's lock inside `tx` and says whether it is still open.
+async fn lock_open(tx: &mut Tx<'_>, id: i64) -> Result<(), AuditError> {
+    let n = sqlx::query("UPDATE audits SET state = state WHERE id = $1 AND state = 'open'")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 1 {
+        return Ok(());
+    }
+    let exists = sqlx::query("SELECT id FROM audits WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+    Err(if exists {
+        AuditError::Locked
+    } else {
+        AuditError::Missing
+    })
+}
+
+impl Db {
+    pub async fn create_audit(&self, a: &NewAudit<'_>, by: &User) -> Result<Audit, AuditError> {
+        let name = a.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AuditError::Invalid("审核名称须为 1–200 个字符".into()));
+        }
+        if a.standards.is_empty() {
+            return Err(AuditError::Invalid("请至少选择一个标准".into()));
+        }
+        for d in [a.period_from, a.period_to] {
+            if crate::audit::time::parse_date_or_instant(d, 480).is_err() || d.len() != 10 {
+                return Err(AuditError::Invalid(format!(
+                    "审核期间的日期“{d}”无效，请写成 2023-01-01"
+                )));
+            }
+        }
+        if a.period_from > a.period_to {
+            return Err(AuditError::Invalid("审核期间的开始日期晚于结束日期".into()));
+        }
+        let row = sqlx::query(
+            "INSERT INTO audits (name, standards, period_from, period_to, outlets, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(name)
+        .bind(a.standards.join("|"))
+        .bind(a.period_from)
+        .bind(a.period_to)
+        .bind(a.outlets.join("|"))
+        .bind(by.id)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        self.log(
+            &super::accounts::Actor::user(by),
+            "audit.create",
+            &id.to_string(),
+            name,
+        )
+        .await?;
+        self.audit(id).await?.ok_or(AuditError::Missing)
+    }
+
+    pub async fn audit(&self, id: i64) -> Result<Option<Audit>, AuditError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audits WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(audit_from).transpose()?)
+    }
+
+    /// Every audit, newest first.
+    pub async fn audits(&self) -> Result<Vec<Audit>, AuditError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audits ORDER BY id DESC"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(audit_from)
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Stores a run of the automated checks: their results replace the previous
+    /// run's, and each clause gets the derived verdict unless an auditor has set
+    /// it. All in one transaction, refused once the audit is closed.
+    pub async fn record_run(
+        &self,
+        id: i64,
+        snapshot: &str,
+        results: &[CheckResult],
+        clauses: &[ClauseOutcome],
+    ) -> Result<(), AuditError> {
+        let mut tx = self.pool.begin().await?;
+        lock_open(&mut tx, id).await?;
+        sqlx::query("DELETE FROM audit_results WHERE audit_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for r in results {
+            let json = serde_json::to_string(r)
+                .map_err(|e| AuditError::Invalid(format!("cannot encode result: {e}")))?;
+            sqlx::query(
+                "INSERT INTO audit_results (audit_id, check_id, kind, result) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(&r.id)
+            .bind(r.kind)
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let t = now();
+        for c in clauses {
+            let verdict = auto_verdict(c.verdict);
+            let severity = match (verdict, c.severity) {
+                (Verdict::Nonconform, Some(crate::audit::rules::Severity::Critical)) => "major",
+                (Verdict::Nonconform, Some(crate::audit::rules::Severity::Major)) => "major",
+                (Verdict::Nonconform, _) => "minor",
+                _ => "",
+            };
+            // An auditor's verdict stands; the derived one is refreshed.
+            sqlx::query(
+                "DELETE FROM audit_clauses WHERE audit_id = $1 AND clause = $2 AND source = 'auto'",
+            )
+            .bind(id)
+            .bind(&c.clause)
+            .execute(&mut *tx)
+            .await?;
+            let taken =
+                sqlx::query("SELECT clause FROM audit_clauses WHERE audit_id = $1 AND clause = $2")
+                    .bind(id)
+                    .bind(&c.clause)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+            if !taken {
+                sqlx::query(
+                    "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_at) \
+                     VALUES ($1, $2, $3, $4, '', 'auto', $5)",
+                )
+                .bind(id)
+                .bind(&c.clause)
+                .bind(verdict.as_str())
+                .bind(severity)
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query("UPDATE audits SET snapshot = $1, ran_at = $2 WHERE id = $3")
+            .bind(snapshot)
+            .bind(t)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The stored results of the last run.
+    pub async fn audit_results(&self, id: i64) -> Result<Vec<CheckResultRow>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT check_id, kind, result FROM audit_results WHERE audit_id = $1 ORDER BY check_id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let text: String = r.try_get("result")?;
+                Ok(CheckResultRow {
+                    check_id: r.try_get("check_id")?,
+                    kind: r.try_get("kind")?,
+                    result: serde_json::from_str(&text).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// An auditor's verdict on a clause.
+    pub async fn set_clause_verdict(
+        &self,
+        id: i64,
+        clause: &str,
+        verdict: Verdict,
+        severity: &str,
+        justification: &str,
+        by: &User,
+    ) -> Result<(), AuditError> {
+        check_verdict(verdict, severity, justification)?;
+        let mut tx = self.pool.begin().await?;
+        lock_open(&mut tx, id).await?;
+        sqlx::query("DELETE FROM audit_clauses WHERE audit_id = $1 AND clause = $2")
+            .bind(id)
+            .bind(clause)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'auditor', $6, $7)",
+        )
+        .bind(id)
+        .bind(clause)
+        .bind(verdict.as_str())
+        .bind(if verdict == Verdict::Nonconform { severity } else { "" })
+        .bind(justification.trim())
+        .bind(by.id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn clause_verdicts(&self, id: i64) -> Result<Vec<ClauseVerdict>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT clause, verdict, severity, justification, source, updated_at FROM audit_clauses \
+             WHERE audit_id = $1 ORDER BY clause",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let v: String = r.try_get("verdict")?;
+                Ok(ClauseVerdict {
+                    clause: r.try_get("clause")?,
+                    verdict: Verdict::parse(&v).unwrap_or(Verdict::NotAssessed),
+                    severity: r.try_get("severity")?,
+                    justification: r.try_get("justification")?,
+                    source: r.try_get("source")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a manual checklist item's result for one outlet (or the platform).
+    pub async fn set_item(
+        &self,
+        id: i64,
+        item_id: &str,
+        target: &str,
+        verdict: Verdict,
+        note: &str,
+        by: &User,
+    ) -> Result<(), AuditError> {
+        if verdict == Verdict::NotApplicable && note.trim().is_empty() {
+            return Err(AuditError::Invalid("判为不适用须说明理由".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        lock_open(&mut tx, id).await?;
+        sqlx::query("DELETE FROM audit_items WHERE audit_id = $1 AND item_id = $2 AND target = $3")
+            .bind(id)
+            .bind(item_id)
+            .bind(target)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_items (audit_id, item_id, target, verdict, note, updated_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(item_id)
+        .bind(target)
+        .bind(verdict.as_str())
+        .bind(note.trim())
+        .bind(by.id)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn items(&self, id: i64) -> Result<Vec<ItemResult>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT item_id, target, verdict, note, updated_at FROM audit_items WHERE audit_id = $1 \
+             ORDER BY item_id, target",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let v: String = r.try_get("verdict")?;
+                Ok(ItemResult {
+                    item_id: r.try_get("item_id")?,
+                    target: r.try_get("target")?,
+                    verdict: Verdict::parse(&v).unwrap_or(Verdict::NotAssessed),
+                    note: r.try_get("note")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a finding (a nonconformity or observation with what was seen).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_finding(
+        &self,
+        id: i64,
+        clause: &str,
+        severity: &str,
+        title: &str,
+        observed: &str,
+        target: &str,
+        owner: &str,
+        due: &str,
+        by: &User,
+    ) -> Result<i64, AuditError> {
+        if !matches!(severity, "major" | "minor" | "observation") {
+            return Err(AuditError::Invalid(
+                "严重程度须为严重（major）、一般（minor）或观察项（observation）".into(),
+            ));
+        }
+        if title.trim().is_empty() {
+            return Err(AuditError::Invalid("请填写发现的标题".into()));
+        }
+        if !due.is_empty()
+            && (due.len() != 10 || crate::audit::time::parse_date_or_instant(due, 480).is_err())
+        {
+            return Err(AuditError::Invalid(format!(
+                "整改期限“{due}”无效，请写成 2024-01-31"
+            )));
+        }
+        let mut tx = self.pool.begin().await?;
+        lock_open(&mut tx, id).await?;
+        let t = now();
+        let row = sqlx::query(
+            "INSERT INTO findings (audit_id, clause, severity, title, observed, target, owner, due, status, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $10) RETURNING id",
+        )
+        .bind(id)
+        .bind(clause.trim())
+        .bind(severity)
+        .bind(title.trim())
+        .bind(observed.trim())
+        .bind(target.trim())
+        .bind(owner.trim())
+        .bind(due)
+        .bind(by.id)
+        .bind(t)
+        .fetch_one(&mut *tx)
+        .await?;
+        let fid: i64 = row.try_get("id")?;
+        tx.commit().await?;
+        Ok(fid)
+    }
+
+    pub async fn findings(&self, id: i64) -> Result<Vec<Finding>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT id, audit_id, clause, severity, title, observed, target, owner, due, status, created_at \
+             FROM findings WHERE audit_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Finding {
+                    id: r.try_get("id")?,
+                    audit_id: r.try_get("audit_id")?,
+                    clause: r.try_get("clause")?,
+                    severity: r.try_get("severity")?,
+                    title: r.try_get("title")?,
+                    observed: r.try_get("observed")?,
+                    target: r.try_get("target")?,
+                    owner: r.try_get("owner")?,
+                    due: r.try_get("due")?,
+                    status: r.try_get("status")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves a finding's corrective action one step: open → corrected → verified
+    /// (or back to open when a correction is not accepted). Allowed after the audit
+    /// is closed: corrective actions are its follow-up.
+    pub async fn set_finding_status(
+        &self,
+        finding: i64,
+        from: &str,
+        to: &str,
+        by: &User,
+    ) -> Result<(), AuditError> {
+        let ok = matches!(
+            (from, to),
+            ("open", "corrected") | ("corrected", "verified") | ("corrected", "open")
+        );
+        if !ok {
+            return Err(AuditError::Invalid(format!(
+                "整改状态不能从 {from} 改为 {to}（顺序：open → corrected → verified）"
+            )));
+        }
+        let n = sqlx::query(
+            "UPDATE findings SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+        )
+        .bind(to)
+        .bind(now())
+        .bind(finding)
+        .bind(from)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(AuditError::Invalid(
+                "该发现的整改状态已被他人更新，请刷新页面".into(),
+            ));
+        }
+        self.log(
+            &super::accounts::Actor::user(by),
+            "finding.status",
+            &finding.to_string(),
+            &format!("{from} → {to}"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closes the audit: from now on it is read-only.
+    pub async fn close_audit(&self, id: i64, by: &User) -> Result<(), AuditError> {
+        let n = sqlx::query(
+            "UPDATE audits SET state = 'closed', closed_by = $1, closed_at = $2 WHERE id = $3 AND state = 'open'",
+        )
+        .bind(by.id)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(match self.audit(id).await? {
+                Some(_) => AuditError::Locked,
+                None => AuditError::Missing,
+            });
+        }
+        self.log(
+            &super::accounts::Actor::user(by),
+            "audit.close",
+            &id.to_string(),
+            "",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A new, open revision of a closed audit, carrying its results, verdicts,
+    /// checklist and findings, with the reason for the correction.
+    pub async fn revise_audit(
+        &self,
+        id: i64,
+        reason: &str,
+        by: &User,
+    ) -> Result<Audit, AuditError> {
+        if reason.trim().is_empty() {
+            return Err(AuditError::Invalid("更正已关闭的审核须说明原因".into()));
+        }
+        let old = self.audit(id).await?.ok_or(AuditError::Missing)?;
+        if old.state != "closed" {
+            return Err(AuditError::Invalid("审核尚未关闭，可直接修改".into()));
+        }
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO audits (name, standards, period_from, period_to, outlets, created_by, created_at, revision, revises, revision_reason, snapshot, ran_at) \
+             SELECT name, standards, period_from, period_to, outlets, $1, $2, revision + 1, id, $3, snapshot, ran_at FROM audits WHERE id = $4 \
+             RETURNING id",
+        )
+        .bind(by.id)
+        .bind(now())
+        .bind(reason.trim())
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let new: i64 = row.try_get("id")?;
+        for sql in [
+            "INSERT INTO audit_results (audit_id, check_id, kind, result) SELECT $1, check_id, kind, result FROM audit_results WHERE audit_id = $2",
+            "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_by, updated_at) SELECT $1, clause, verdict, severity, justification, source, updated_by, updated_at FROM audit_clauses WHERE audit_id = $2",
+            "INSERT INTO audit_items (audit_id, item_id, target, verdict, note, updated_by, updated_at) SELECT $1, item_id, target, verdict, note, updated_by, updated_at FROM audit_items WHERE audit_id = $2",
+            "INSERT INTO findings (audit_id, clause, severity, title, observed, target, owner, due, status, created_by, created_at, updated_at) SELECT $1, clause, severity, title, observed, target, owner, due, status, created_by, created_at, updated_at FROM findings WHERE audit_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(new)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.log(
+            &super::accounts::Actor::user(by),
+            "audit.revise",
+            &new.to_string(),
+            &format!("revises #{id}: {}", reason.trim()),
+        )
+        .await?;
+        self.audit(new).await?.ok_or(AuditError::Missing)
+    }
+}
+
+/// A stored check result.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResultRow {
+    pub check_id: String,
+    pub kind: String,
+    pub result: serde_json::Value,
+}
