@@ -35,6 +35,63 @@ pub enum AuditCommand {
     /// Which requirement clauses of each standard have an automated rule or
     /// check, a manual checklist item, or neither (gaps).
     Coverage(RulesArgs),
+    /// Create an audit in the database and run its automated checks headless
+    /// (for scheduling); prints the audit id and the verdict per clause.
+    Run(RunArgs),
+    /// An audit stored in the database: scope, run, verdict per clause, findings.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    /// Data directory of `biaozhun serve` (its SQLite database).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BIAOZHUN_DATA",
+        default_value = "data"
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL (postgres://…) or SQLite (sqlite://…) URL instead.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The audit's name.
+    #[arg(long)]
+    pub name: String,
+    /// Standards in scope (codes), comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub standards: Vec<String>,
+    /// First day of the audited period.
+    #[arg(long)]
+    pub from: String,
+    /// Last day of the audited period (also the reference instant of the checks).
+    #[arg(long)]
+    pub to: String,
+    /// The platform export directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long, value_name = "PATH", default_value = "audits")]
+    pub rules: Vec<PathBuf>,
+    /// The user the audit is recorded under (an auditor or admin).
+    #[arg(long = "as", value_name = "USERNAME", default_value = "admin")]
+    pub user: String,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    pub id: i64,
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,6 +232,8 @@ pub fn run_audit(args: AuditArgs, out: &mut dyn Write) -> Result<ExitCode> {
         AuditCommand::Data(a) => data_cmd(a, out),
         AuditCommand::Checks(a) => checks_cmd(a, out),
         AuditCommand::Coverage(a) => coverage_cmd(a, out),
+        AuditCommand::Run(a) => run_cmd(a, out),
+        AuditCommand::Show(a) => show_cmd(a, out),
     }
 }
 
@@ -415,6 +474,214 @@ fn coverage_cmd(args: RulesArgs, out: &mut dyn Write) -> Result<ExitCode> {
             let list: Vec<String> = c.gaps.iter().map(|(n, t)| format!("{n} {t}")).collect();
             writeln!(out, "gaps in {}: {}", c.standard, list.join("; ")).map_err(write_err)?;
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+async fn open_db(args: &DbArgs) -> Result<crate::db::Db> {
+    let url = match &args.database_url {
+        Some(u) => u.clone(),
+        None => {
+            let file = args.data_dir.join("biaozhun.db");
+            if !file.exists() {
+                return Err(CliError::Usage(format!(
+                    "no database at {}: start `biaozhun serve --data {}` once, or give --database-url",
+                    file.display(),
+                    args.data_dir.display()
+                )));
+            }
+            crate::db::sqlite_url(&file)
+        }
+    };
+    crate::db::Db::open(&url)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    use crate::audit::checks::{clause_outcomes, evaluate};
+    use crate::db::accounts::Role;
+    use crate::db::audits::NewAudit;
+    use crate::platform::import::{ImportError, Options, import_dir};
+    let mut set = load_checks(&args.rules)?;
+    let standards: Vec<String> = args
+        .standards
+        .iter()
+        .map(|s| {
+            crate::standard::Code::parse(s.trim())
+                .map(|c| c.to_string())
+                .map_err(|e| CliError::Usage(format!("--standards `{s}`: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let in_scope = |clauses: &[String]| {
+        clauses
+            .iter()
+            .any(|c| standards.iter().any(|s| c.starts_with(&format!("{s}#"))))
+    };
+    set.records.retain(|r| in_scope(&r.clauses));
+    set.metrics.retain(|m| in_scope(&m.clauses));
+    set.manual.retain(|m| in_scope(&m.clauses));
+    let at_end = time::parse_date_or_instant(&args.to, 480)
+        .map_err(|e| CliError::Usage(format!("--to `{}`: {e}", args.to)))?
+        + 86_400_000_000
+        - 1;
+    let key = rand_key();
+    let platform = match import_dir(&args.data, &Options { key: &key }) {
+        Ok(p) => p,
+        Err(ImportError::Rows(errors)) => {
+            return Err(CliError::Usage(format!(
+                "the platform data has {} problem(s); run `biaozhun audit data {}`",
+                errors.len(),
+                args.data.display()
+            )));
+        }
+        Err(e) => return Err(CliError::Usage(e.to_string())),
+    };
+    let results = evaluate(&set, &platform, at_end);
+    let clauses = clause_outcomes(&results);
+    let rt = runtime()?;
+    let audit = rt.block_on(async {
+        let db = open_db(&args.db).await?;
+        let user = db
+            .user_by_name(&args.user)
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?
+            .filter(|u| matches!(u.role, Role::Auditor | Role::Admin) && u.active)
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "--as {}: no active auditor or admin of that name",
+                    args.user
+                ))
+            })?;
+        let audit = db
+            .create_audit(
+                &NewAudit {
+                    name: &args.name,
+                    standards: &standards,
+                    period_from: &args.from,
+                    period_to: &args.to,
+                    outlets: &[],
+                },
+                &user,
+            )
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        db.record_run(audit.id, &platform.snapshot, &results, &clauses)
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        Ok::<_, CliError>(audit)
+    })?;
+    let count = |v: &str| clauses.iter().filter(|c| c.verdict == v).count();
+    if args.json {
+        super::print_json(
+            out,
+            &serde_json::json!({
+                "audit": audit.id, "snapshot": platform.snapshot,
+                "checks": results.len(), "clauses": clauses,
+            }),
+        )?;
+    } else {
+        writeln!(
+            out,
+            "audit #{} “{}”: {} checks, {} clauses — {} 符合, {} 不符合, {} 待现场检查, {} 未评价; see `biaozhun audit show {}`",
+            audit.id,
+            audit.name,
+            results.len(),
+            clauses.len(),
+            count("符合"),
+            count("不符合"),
+            count("待现场检查"),
+            count("未评价"),
+            audit.id
+        )
+        .map_err(write_err)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_cmd(args: ShowArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let (audit, verdicts, findings) = rt.block_on(async {
+        let db = open_db(&args.db).await?;
+        let e = |e: crate::db::audits::AuditError| CliError::Usage(e.to_string());
+        let audit = db
+            .audit(args.id)
+            .await
+            .map_err(e)?
+            .ok_or_else(|| CliError::Usage(format!("no audit #{}", args.id)))?;
+        let verdicts = db.clause_verdicts(args.id).await.map_err(e)?;
+        let findings = db.findings(args.id).await.map_err(e)?;
+        Ok::<_, CliError>((audit, verdicts, findings))
+    })?;
+    if args.json {
+        super::print_json(
+            out,
+            &serde_json::json!({ "audit": audit, "clauses": verdicts, "findings": findings }),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "audit #{} “{}” (revision {}, {}) · {} · {} – {} · data {}",
+        audit.id,
+        audit.name,
+        audit.revision,
+        if audit.state == "open" {
+            "进行中"
+        } else {
+            "已关闭"
+        },
+        audit.standards.join("、"),
+        audit.period_from,
+        audit.period_to,
+        audit.snapshot.get(..12).unwrap_or("—")
+    )
+    .map_err(write_err)?;
+    let rows: Vec<Vec<String>> = verdicts
+        .iter()
+        .map(|v| {
+            vec![
+                v.clause.clone(),
+                v.verdict.label().to_string(),
+                match v.severity.as_str() {
+                    "major" => "严重".into(),
+                    "minor" => "一般".into(),
+                    _ => String::new(),
+                },
+                if v.source == "auditor" {
+                    "审核员"
+                } else {
+                    "自动"
+                }
+                .to_string(),
+                truncate(&v.justification, 30),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        render(
+            &["clause", "verdict", "severity", "by", "justification"],
+            &rows,
+            &[]
+        )
+    )
+    .map_err(write_err)?;
+    for f in &findings {
+        writeln!(
+            out,
+            "finding #{} [{}] {} {} — {}",
+            f.id, f.status, f.clause, f.title, f.observed
+        )
+        .map_err(write_err)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -294,3 +294,100 @@ fn demo_platform_then_audit_data() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
 }
+
+#[test]
+fn audit_run_stores_an_audit_that_audit_show_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = biaozhun::db::Db::open(&biaozhun::db::sqlite_url(&data.join("biaozhun.db")))
+            .await
+            .unwrap();
+        db.create_user(
+            &biaozhun::db::accounts::NewUser {
+                username: "auditor1",
+                display_name: "审核员丙",
+                password: "a long password",
+                role: biaozhun::db::accounts::Role::Auditor,
+                department: "",
+            },
+            &biaozhun::db::accounts::Actor::default(),
+        )
+        .await
+        .unwrap();
+        db.pool.close().await;
+    });
+    let platform = dir.path().join("platform");
+    let o = biaozhun(&[
+        "demo",
+        "platform",
+        "--orders",
+        "0",
+        "--out",
+        platform.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let data_dir = data.to_str().unwrap();
+    let o = biaozhun(&[
+        "audit",
+        "run",
+        "--name",
+        "2023年度网点审核",
+        "--standards",
+        "T/ZTAC 002-2023",
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-12-31",
+        "--data",
+        platform.to_str().unwrap(),
+        "--as",
+        "auditor1",
+        "--data-dir",
+        data_dir,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let run: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let id = run["audit"].as_i64().unwrap();
+    let o = biaozhun(&["audit", "show", &id.to_string(), "--data-dir", data_dir]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("2023年度网点审核") && text.contains("T/ZTAC 002—2023#4.2"),
+        "{text}"
+    );
+    assert!(text.contains("不符合") && text.contains("未评价"), "{text}");
+    // A user who may not audit, and a missing database, are clear errors.
+    let o = biaozhun(&[
+        "audit",
+        "run",
+        "--name",
+        "x",
+        "--standards",
+        "T/ZTAC 002-2023",
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-12-31",
+        "--data",
+        platform.to_str().unwrap(),
+        "--as",
+        "nobody",
+        "--data-dir",
+        data_dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--as nobody"), "{}", stderr(&o));
+    let o = biaozhun(&[
+        "audit",
+        "show",
+        "1",
+        "--data-dir",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("biaozhun serve"), "{}", stderr(&o));
+}
