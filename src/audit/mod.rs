@@ -8,6 +8,7 @@
 
 pub mod checks;
 pub mod engine;
+pub mod evidence;
 pub mod expr;
 pub mod generate;
 pub mod log;

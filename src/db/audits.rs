@@ -730,3 +730,95 @@ pub struct CheckResultRow {
     pub kind: String,
     pub result: serde_json::Value,
 }
+
+/// Evidence attached to an audit (and optionally to a finding or a checklist
+/// result), after [`crate::audit::evidence::EvidenceStore::put`] stored the file.
+pub struct NewEvidence<'a> {
+    pub finding_id: Option<i64>,
+    pub item_id: &'a str,
+    pub target: &'a str,
+    pub stored: &'a crate::audit::evidence::Stored,
+    pub name: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub id: i64,
+    pub finding_id: Option<i64>,
+    pub item_id: String,
+    pub target: String,
+    pub sha256: String,
+    pub name: String,
+    pub mime: String,
+    pub size: i64,
+    pub at: i64,
+}
+
+impl Db {
+    /// Records an evidence file on an open audit.
+    pub async fn add_evidence(
+        &self,
+        id: i64,
+        e: &NewEvidence<'_>,
+        by: &User,
+    ) -> Result<i64, AuditError> {
+        let mut tx = self.pool.begin().await?;
+        lock_open(&mut tx, id).await?;
+        if let Some(f) = e.finding_id {
+            let ok = sqlx::query("SELECT id FROM findings WHERE id = $1 AND audit_id = $2")
+                .bind(f)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if !ok {
+                return Err(AuditError::Invalid("该发现不属于这个审核".into()));
+            }
+        }
+        let name: String = e.name.trim().chars().take(200).collect();
+        let row = sqlx::query(
+            "INSERT INTO evidence (audit_id, finding_id, item_id, target, sha256, name, mime, size, uploaded_by, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(id)
+        .bind(e.finding_id)
+        .bind(e.item_id)
+        .bind(e.target)
+        .bind(&e.stored.sha256)
+        .bind(name)
+        .bind(e.stored.mime)
+        .bind(e.stored.size as i64)
+        .bind(by.id)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?;
+        let eid: i64 = row.try_get("id")?;
+        tx.commit().await?;
+        Ok(eid)
+    }
+
+    pub async fn evidence(&self, id: i64) -> Result<Vec<Evidence>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT id, finding_id, item_id, target, sha256, name, mime, size, at FROM evidence \
+             WHERE audit_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Evidence {
+                    id: r.try_get("id")?,
+                    finding_id: r.try_get("finding_id")?,
+                    item_id: r.try_get("item_id")?,
+                    target: r.try_get("target")?,
+                    sha256: r.try_get("sha256")?,
+                    name: r.try_get("name")?,
+                    mime: r.try_get("mime")?,
+                    size: r.try_get("size")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -201,6 +201,36 @@ async fn exercise(db: Db) {
         .await
         .unwrap();
 
+    // Evidence: stored content-addressed, recorded against the finding.
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = biaozhun::audit::evidence::EvidenceStore::new(store_dir.path());
+    let photo = store
+        .put(b"\xFF\xD8\xFF\xE0\0\x10JFIF O10 photo", "O10-门头.jpg")
+        .unwrap();
+    let ev = biaozhun::db::audits::NewEvidence {
+        finding_id: Some(f),
+        item_id: "",
+        target: "O10",
+        stored: &photo,
+        name: "O10-门头.jpg",
+    };
+    db.add_evidence(audit.id, &ev, &me).await.unwrap();
+    let foreign = biaozhun::db::audits::NewEvidence {
+        finding_id: Some(f + 1000),
+        ..ev
+    };
+    assert!(matches!(
+        db.add_evidence(audit.id, &foreign, &me).await,
+        Err(AuditError::Invalid(_))
+    ));
+    let listed = db.evidence(audit.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].sha256.as_str(), listed[0].mime.as_str()),
+        (photo.sha256.as_str(), "image/jpeg")
+    );
+    assert_eq!(store.get(&listed[0].sha256).unwrap().len(), photo.size);
+
     // Closing locks everything but the corrective-action follow-up.
     db.close_audit(audit.id, &me).await.unwrap();
     assert!(matches!(
