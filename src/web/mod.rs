@@ -7,6 +7,7 @@
 //! walks the same table.
 
 mod api;
+mod audits;
 pub mod pages;
 mod submissions;
 
@@ -72,6 +73,8 @@ impl std::fmt::Debug for RouteSpec {
 const ADMIN: &[Role] = &[Role::Admin];
 /// The standardization office.
 const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
+/// Who audits the platform.
+const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 /// Who writes and reviews department standards.
 const AUTHORS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Admin];
 
@@ -117,6 +120,17 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "GET", path: "/api/v1/notifications", access: Access::Roles(AUTHORS), example: "/api/v1/notifications", summary: "通知与待办计数（不标记已读）", handler: || get(submissions::api_notifications) },
     RouteSpec { method: "POST", path: "/api/v1/import/docx", access: Access::Roles(AUTHORS), example: "/api/v1/import/docx", summary: "把 Word 文档（.docx，请求体）转换为标准草稿（参数 code、title、category）", handler: || post(submissions::api_import_docx) },
     RouteSpec { method: "POST", path: "/api/v1/preview", access: Access::Roles(AUTHORS), example: "/api/v1/preview", summary: "预览与检查草稿（返回标准页面的 HTML 与诊断）", handler: || post(submissions::api_preview) },
+    RouteSpec { method: "GET", path: "/audits", access: Access::Roles(AUDITORS), example: "/audits", summary: "符合性审核列表与新建", handler: || get(audits::list) },
+    RouteSpec { method: "POST", path: "/audits", access: Access::Roles(AUDITORS), example: "/audits", summary: "新建审核（名称、标准、期间）", handler: || post(audits::create) },
+    RouteSpec { method: "GET", path: "/audits/{id}", access: Access::Roles(AUDITORS), example: "/audits/1", summary: "一次审核：现场检查清单、发现、自动检查结果、逐条结论", handler: || get(audits::show) },
+    RouteSpec { method: "POST", path: "/audits/{id}/run", access: Access::Roles(AUDITORS), example: "/audits/1/run", summary: "对平台数据运行自动检查", handler: || post(audits::run) },
+    RouteSpec { method: "POST", path: "/audits/{id}/clauses", access: Access::Roles(AUDITORS), example: "/audits/1/clauses", summary: "审核员设定条款结论", handler: || post(audits::set_clause) },
+    RouteSpec { method: "POST", path: "/audits/{id}/evidence", access: Access::Roles(AUDITORS), example: "/audits/1/evidence", summary: "记录检查项结论并上传照片/文件（multipart）", handler: || post(audits::evidence) },
+    RouteSpec { method: "POST", path: "/audits/{id}/findings", access: Access::Roles(AUDITORS), example: "/audits/1/findings", summary: "记录发现（不符合项、观察项）", handler: || post(audits::add_finding) },
+    RouteSpec { method: "POST", path: "/audits/{id}/findings/{finding}/status", access: Access::Roles(AUDITORS), example: "/audits/1/findings/1/status", summary: "推进整改状态", handler: || post(audits::finding_status) },
+    RouteSpec { method: "POST", path: "/audits/{id}/close", access: Access::Roles(AUDITORS), example: "/audits/1/close", summary: "关闭审核（此后只读）", handler: || post(audits::close) },
+    RouteSpec { method: "POST", path: "/audits/{id}/revise", access: Access::Roles(AUDITORS), example: "/audits/1/revise", summary: "为已关闭的审核创建更正版本", handler: || post(audits::revise) },
+    RouteSpec { method: "GET", path: "/evidence/{sha}", access: Access::Roles(AUDITORS), example: "/evidence/68c11dc1d3a2d1c5fec8479ea5909e316abb6e0f0df67efa890c193d75e44eed", summary: "证据文件（按 SHA-256）", handler: || get(audits::evidence_file) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
     RouteSpec { method: "POST", path: "/admin/users/{id}", access: Access::Roles(ADMIN), example: "/admin/users/1", summary: "修改用户角色、部门、启用状态", handler: || post(pages::admin_update_user) },
@@ -139,10 +153,16 @@ pub const MAX_UPLOAD: usize = 16 << 20;
 /// Routes that take file uploads and so the larger limit.
 pub const UPLOADS: &[&str] = &["/api/v1/import/docx"];
 
+/// Whether `path` takes uploads: the routes in [`UPLOADS`] and audit evidence
+/// (`/audits/{id}/evidence`).
+fn is_upload(path: &str) -> bool {
+    UPLOADS.contains(&path) || (path.starts_with("/audits/") && path.ends_with("/evidence"))
+}
+
 /// Refuses a body over the route's limit: from `Content-Length` before reading
 /// anything, and while reading for chunked bodies (the extractors then answer 413).
 async fn body_limit(req: Request, next: Next) -> Response {
-    let limit = if UPLOADS.contains(&req.uri().path()) {
+    let limit = if is_upload(req.uri().path()) {
         MAX_UPLOAD
     } else {
         MAX_BODY
@@ -217,6 +237,12 @@ pub struct Inner {
     pub secure_cookies: bool,
     /// Pattern of new enterprise standard codes, e.g. `Q/BZ {n:03}—{year}`.
     pub code_pattern: String,
+    /// Rule and check files (`audits/` beside the standards directory).
+    pub audits_dir: PathBuf,
+    /// The platform export audits read (`DATA/platform`; `--demo` fills it).
+    pub platform_dir: PathBuf,
+    /// Evidence files (`DATA/evidence`).
+    pub evidence: crate::audit::evidence::EvidenceStore,
     /// When the library's HEAD was last compared with `content` (see `content()`).
     checked: std::sync::Mutex<std::time::Instant>,
 }
@@ -460,11 +486,26 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
     let is_api = path.as_deref().is_some_and(|p| p.starts_with("/api/"));
     if req.method() == axum::http::Method::POST && !is_api && path.as_deref() != Some("/login") {
         let (parts, body) = req.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        let limit = if path.as_deref().is_some_and(is_upload) {
+            MAX_UPLOAD
+        } else {
+            MAX_BODY
+        };
+        let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "请求体过大").into_response(),
         };
-        let token = form_field(&bytes, "csrf");
+        let multipart_boundary = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ct| ct.strip_prefix("multipart/form-data"))
+            .and_then(|rest| rest.split("boundary=").nth(1))
+            .map(|b| b.trim_matches('"').to_string());
+        let token = match &multipart_boundary {
+            Some(b) => multipart_field(&bytes, b, "csrf"),
+            None => form_field(&bytes, "csrf"),
+        };
         match (&viewer.csrf, token) {
             (Some(expected), Some(got)) if !got.is_empty() && got == expected.as_bytes() => {}
             _ => {
@@ -491,6 +532,26 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
 
 /// The raw value of `name` in an `application/x-www-form-urlencoded` body (tokens
 /// are hex, so no decoding is needed to compare them).
+/// The value of the text part `name` of a `multipart/form-data` body (the CSRF
+/// token of an upload form).
+fn multipart_field<'a>(body: &'a [u8], boundary: &str, name: &str) -> Option<&'a [u8]> {
+    let delim = format!("--{boundary}");
+    let header = format!("name=\"{name}\"");
+    let mut rest = body;
+    while let Some(i) = memchr::memmem::find(rest, delim.as_bytes()) {
+        rest = &rest[i + delim.len()..];
+        let end = memchr::memmem::find(rest, delim.as_bytes()).unwrap_or(rest.len());
+        let part = &rest[..end];
+        let head_end = memchr::memmem::find(part, b"\r\n\r\n")?;
+        let head = &part[..head_end];
+        if memchr::memmem::find(head, header.as_bytes()).is_some() {
+            let value = &part[head_end + 4..];
+            return Some(value.strip_suffix(b"\r\n").unwrap_or(value));
+        }
+    }
+    None
+}
+
 fn form_field<'a>(body: &'a [u8], name: &str) -> Option<&'a [u8]> {
     body.split(|&b| b == b'&').find_map(|pair| {
         let mut kv = pair.splitn(2, |&b| b == b'=');
@@ -661,6 +722,19 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
             }
         }
     }
+    // A demo installation gets a simulated platform to audit on first start.
+    let platform_dir = cfg.data.join("platform");
+    if cfg.demo && !platform_dir.exists() {
+        let g = crate::platform::generate::generate(&Default::default());
+        let tmp = cfg.data.join("platform.partial");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+        for (name, text) in &g.files {
+            std::fs::write(tmp.join(name), text).map_err(|e| e.to_string())?;
+        }
+        std::fs::rename(&tmp, &platform_dir).map_err(|e| e.to_string())?;
+        tracing::info!("generated a demo platform in {}", platform_dir.display());
+    }
     let state = AppState(Arc::new(Inner {
         db,
         library,
@@ -669,6 +743,9 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         data: cfg.data.clone(),
         secure_cookies: !cfg.insecure_cookies,
         code_pattern: cfg.code_pattern.clone(),
+        audits_dir: cfg.standards.with_file_name("audits"),
+        platform_dir: cfg.data.join("platform"),
+        evidence: crate::audit::evidence::EvidenceStore::new(&cfg.data.join("evidence")),
         checked: std::sync::Mutex::new(std::time::Instant::now()),
     }));
     Ok((state, setup))

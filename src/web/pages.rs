@@ -54,6 +54,8 @@ pub struct Nav {
     pub attention: i64,
     /// Unread notifications (the badge on 通知).
     pub unread: i64,
+    /// Auditors and admins run audits.
+    pub audits: bool,
 }
 
 impl Nav {
@@ -66,6 +68,7 @@ impl Nav {
             ),
             attention: v.attention.queue + v.attention.changes,
             unread: v.attention.unread,
+            audits: matches!(v.role(), Some(Role::Auditor | Role::Admin)),
             user: v.user.clone(),
             csrf: v.csrf.clone().unwrap_or_default(),
         }
@@ -89,6 +92,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             submits: false,
             attention: 0,
             unread: 0,
+            audits: false,
         },
         status: status.as_u16(),
         message,
@@ -178,6 +182,7 @@ fn login_page(state: &AppState, next: String, error: String) -> Response {
             submits: false,
             attention: 0,
             unread: 0,
+            audits: false,
         },
         next,
         error,

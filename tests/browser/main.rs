@@ -570,3 +570,184 @@ async fn two_people_take_a_department_standard_from_draft_to_published() {
     let _ = rev.close().await;
     result.unwrap();
 }
+
+/// An auditor on site with a phone: creates an audit, runs the automated checks,
+/// records a checklist item at one outlet with a photo, records a finding, and
+/// closes the audit, after which nothing can be changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_works_through_the_on_site_checklist_on_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        data: dir.path().join("data"),
+        standards: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
+        database_url: None,
+        admin_password: Some("browser-password-1".into()),
+        demo: false,
+        insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
+    };
+    let (state, _) = web::prepare(&cfg).await.unwrap();
+    // The platform export the audit reads.
+    std::fs::create_dir_all(&state.platform_dir).unwrap();
+    for (name, text) in biaozhun::platform::generate::generate(&Default::default()).files {
+        std::fs::write(state.platform_dir.join(name), text).unwrap();
+    }
+    state
+        .db
+        .create_user(
+            &NewUser {
+                username: "wangwu",
+                display_name: "王五",
+                password: "browser-password-3",
+                role: Role::Auditor,
+                department: "质量部",
+            },
+            &Actor::default(),
+        )
+        .await
+        .unwrap();
+    let photo = dir.path().join("O03-应急预案.jpg");
+    std::fs::write(
+        &photo,
+        b"\xFF\xD8\xFF\xE0\0\x10JFIF\0 a photo taken on site",
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let st = state.clone();
+    tokio::spawn(web::serve(state, listener));
+
+    let (c, _driver) = browser().await;
+    let result = async {
+        c.set_window_size(390, 844).await?;
+        sign_in(&c, &base, "wangwu", "browser-password-3").await?;
+        c.goto(&format!("{base}/audits")).await?;
+        c.find(Locator::Css("input[name=name]"))
+            .await?
+            .send_keys("2023年度网点现场审核")
+            .await?;
+        c.find(Locator::Css(
+            "input[name=standards][value='T/ZTAC 002—2023']",
+        ))
+        .await?
+        .click()
+        .await?;
+        c.execute(
+            "document.querySelector('input[name=from]').value='2023-01-01';\
+             document.querySelector('input[name=to]').value='2023-12-31';",
+            vec![],
+        )
+        .await?;
+        click_and_load(
+            &c,
+            c.find(Locator::Css("form[action='/audits'] button"))
+                .await?,
+        )
+        .await?;
+        wait_text(&c, "h1", "2023年度网点现场审核").await?;
+        click_and_load(
+            &c,
+            c.find(Locator::Css("form[action$='/run'] button")).await?,
+        )
+        .await?;
+        let checks = wait_text(&c, "#checks", "网点具备招聘").await?;
+        assert!(checks.contains("不符合"), "{checks}");
+        shot(&c, "20-audit-phone").await;
+
+        // On site at O03: the emergency plan is not on the wall; a photo.
+        let url = c.current_url().await?;
+        let id = url.path().rsplit('/').next().unwrap_or("1").to_string();
+        c.goto(&format!("{base}/audits/{id}?at=O03")).await?;
+        let form = c
+            .find(Locator::Css("#item-outlet-emergency-plan-O03 form"))
+            .await?;
+        form.find(Locator::Css(
+            "select[name=verdict] option[value=nonconform]",
+        ))
+        .await?
+        .click()
+        .await?;
+        form.find(Locator::Css("input[name=note]"))
+            .await?
+            .send_keys("应急预案未张贴")
+            .await?;
+        form.find(Locator::Css("input[type=file]"))
+            .await?
+            .send_keys(photo.to_str().unwrap())
+            .await?;
+        click_and_load(&c, form.find(Locator::Css("button")).await?).await?;
+        let item = wait_text(&c, "#item-outlet-emergency-plan-O03", "不符合").await?;
+        assert!(
+            item.contains("应急预案未张贴") && item.contains("O03-应急预案.jpg"),
+            "{item}"
+        );
+        shot(&c, "21-checklist-item").await;
+
+        // A finding with its corrective action.
+        c.goto(&format!("{base}/audits/{id}#findings")).await?;
+        c.find(Locator::Css(
+            ".finding-form select[name=clause] option[value='T/ZTAC 002—2023#8.4']",
+        ))
+        .await?
+        .click()
+        .await?;
+        c.find(Locator::Css(".finding-form input[name=title]"))
+            .await?
+            .send_keys("O03 应急预案未上墙")
+            .await?;
+        c.find(Locator::Css(".finding-form input[name=target]"))
+            .await?
+            .send_keys("O03")
+            .await?;
+        c.find(Locator::Css(".finding-form input[name=owner]"))
+            .await?
+            .send_keys("於潜镇网点负责人")
+            .await?;
+        c.execute(
+            "document.querySelector('.finding-form input[name=due]').value='2024-01-31';",
+            vec![],
+        )
+        .await?;
+        click_and_load(&c, c.find(Locator::Css(".finding-form button")).await?).await?;
+        let findings = wait_text(&c, "#findings", "O03 应急预案未上墙").await?;
+        assert!(
+            findings.contains("2024-01-31") && findings.contains("待整改"),
+            "{findings}"
+        );
+
+        // Closing locks it: no forms left but the corrective-action follow-up.
+        click_and_load(
+            &c,
+            c.find(Locator::Css("form[action$='/close'] button"))
+                .await?,
+        )
+        .await?;
+        wait_text(&c, "main", "审核已关闭").await?;
+        assert!(
+            c.find(Locator::Css("form[action$='/evidence']"))
+                .await
+                .is_err()
+        );
+        assert!(c.find(Locator::Css("form[action$='/run']")).await.is_err());
+        click_and_load(
+            &c,
+            c.find(Locator::Css("form[action*='/status'] button"))
+                .await?,
+        )
+        .await?;
+        wait_text(&c, "#findings", "已整改").await?;
+        shot(&c, "22-audit-closed").await;
+        Ok::<(), CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    result.unwrap();
+    // The photo is stored under its hash and recorded against the audit.
+    let ev = st.db.evidence(1).await.unwrap();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].target, "O03");
+    assert_eq!(
+        st.evidence.get(&ev[0].sha256).unwrap().len(),
+        std::fs::metadata(&photo).unwrap().len() as usize
+    );
+}

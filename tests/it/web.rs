@@ -163,6 +163,52 @@ async fn exercise(s: Server) {
         .await
         .unwrap();
     assert_eq!(first.id, 1);
+    // An audit with a finding and an evidence file, for /audits/1/… and /evidence/….
+    let auditor = s.state.db.user_by_name("u-auditor").await.unwrap().unwrap();
+    let audit = s
+        .state
+        .db
+        .create_audit(
+            &biaozhun::db::audits::NewAudit {
+                name: "矩阵测试审核",
+                standards: &["T/ZTAC 002—2023".to_string()],
+                period_from: "2023-01-01",
+                period_to: "2023-12-31",
+                outlets: &[],
+            },
+            &auditor,
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.id, 1);
+    let finding = s
+        .state
+        .db
+        .add_finding(
+            1,
+            "T/ZTAC 002—2023#4.2",
+            "minor",
+            "矩阵",
+            "",
+            "",
+            "",
+            "",
+            &auditor,
+        )
+        .await
+        .unwrap();
+    assert_eq!(finding, 1);
+    let stored = s
+        .state
+        .evidence
+        .put(b"%PDF-1.4 role matrix evidence", "matrix.pdf")
+        .unwrap();
+    assert!(
+        ROUTES
+            .iter()
+            .any(|r| r.example == format!("/evidence/{}", stored.sha256)),
+        "the /evidence example names this file"
+    );
     let mut checked = 0;
     for route in ROUTES {
         for role in std::iter::once(None).chain(Role::ALL.into_iter().map(Some)) {

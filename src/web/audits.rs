@@ -1,0 +1,854 @@
+//! Audit pages: create an audit, run its automated checks against the platform
+//! data, work through the manual checklist outlet by outlet (on a phone, on site),
+//! record findings with photos, set clause verdicts, close (locks it) and revise.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Extension, Multipart, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::audit::checks::{CheckSet, Per, clause_outcomes, evaluate};
+use crate::db::audits::{Audit, AuditError, NewAudit, NewEvidence, Verdict};
+
+use super::pages::Nav;
+use super::{AppError, AppState, Viewer};
+
+impl From<AuditError> for AppError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Missing => AppError::NotFound,
+            AuditError::Db(d) => d.into(),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+fn checks(state: &AppState) -> Result<CheckSet, AppError> {
+    CheckSet::load(std::slice::from_ref(&state.audits_dir)).map_err(|d| {
+        AppError::Internal(format!(
+            "the checks in {} have errors: {}",
+            state.audits_dir.display(),
+            d.first().map(|d| d.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+pub struct AuditRow {
+    pub id: i64,
+    pub name: String,
+    pub scope: String,
+    pub period: String,
+    pub state: &'static str,
+    pub revision: i64,
+}
+
+fn audit_row(a: &Audit) -> AuditRow {
+    AuditRow {
+        id: a.id,
+        name: a.name.clone(),
+        scope: a.standards.join("、"),
+        period: format!("{} 至 {}", a.period_from, a.period_to),
+        state: if a.state == "open" {
+            "进行中"
+        } else {
+            "已关闭"
+        },
+        revision: a.revision,
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audits.html")]
+pub struct ListPage {
+    nav: Nav,
+    audits: Vec<AuditRow>,
+    standards: Vec<(String, String)>,
+    platform_ready: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<ListPage, AppError> {
+    viewer.signed()?;
+    let content = state.content();
+    let standards = content
+        .coll
+        .standards
+        .iter()
+        .filter(|s| s.meta.status == crate::standard::Status::Current && !s.meta.reference_only)
+        .map(|s| (s.code.to_string(), s.meta.title.clone()))
+        .collect();
+    Ok(ListPage {
+        nav: Nav::of(&viewer),
+        audits: state.db.audits().await?.iter().map(audit_row).collect(),
+        standards,
+        platform_ready: state.platform_dir.exists(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NewForm {
+    name: String,
+    #[serde(default)]
+    standards: Vec<String>,
+    from: String,
+    to: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: axum::body::Bytes,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    // Several `standards` fields: parse the form by hand (serde_urlencoded keeps
+    // only one value per key).
+    let mut f = NewForm {
+        name: String::new(),
+        standards: Vec::new(),
+        from: String::new(),
+        to: String::new(),
+    };
+    for (k, v) in form_urlencoded(&body) {
+        match k.as_str() {
+            "name" => f.name = v,
+            "standards" => f.standards.push(v),
+            "from" => f.from = v,
+            "to" => f.to = v,
+            _ => {}
+        }
+    }
+    let a = state
+        .db
+        .create_audit(
+            &NewAudit {
+                name: &f.name,
+                standards: &f.standards,
+                period_from: &f.from,
+                period_to: &f.to,
+                outlets: &[],
+            },
+            &user,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/audits/{}", a.id)).into_response())
+}
+
+/// `a=1&b=2` → pairs, percent-decoded.
+fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &[u8]| -> String {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < s.len() => {
+                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).unwrap_or("");
+                    match u8::from_str_radix(hex, 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    body.split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let mut kv = pair.splitn(2, |&b| b == b'=');
+            let k = decode(kv.next().unwrap_or(b""));
+            let v = decode(kv.next().unwrap_or(b""));
+            (k, v)
+        })
+        .collect()
+}
+
+pub struct ClauseRow {
+    pub clause: String,
+    pub number: String,
+    pub verdict: &'static str,
+    pub class: &'static str,
+    pub severity: &'static str,
+    pub by_auditor: bool,
+    pub justification: String,
+}
+
+pub struct CheckRow {
+    pub id: String,
+    pub title: String,
+    pub clauses: String,
+    pub outcome: &'static str,
+    pub class: &'static str,
+    pub detail: String,
+    pub samples: Vec<String>,
+}
+
+/// One manual item at one place (an outlet, an agency or the platform).
+pub struct ChecklistRow {
+    pub item_id: String,
+    pub title: String,
+    pub clause: String,
+    pub guidance: String,
+    pub evidence: String,
+    pub verdict: &'static str,
+    pub class: &'static str,
+    pub note: String,
+    pub photos: Vec<(String, String)>,
+}
+
+pub struct PlaceGroup {
+    pub target: String,
+    pub label: String,
+    pub done: usize,
+    pub rows: Vec<ChecklistRow>,
+}
+
+pub struct FindingRow {
+    pub id: i64,
+    pub clause: String,
+    pub severity: &'static str,
+    pub title: String,
+    pub observed: String,
+    pub target: String,
+    pub owner: String,
+    pub due: String,
+    pub status: &'static str,
+    pub status_code: String,
+    pub photos: Vec<(String, String)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    nav: Nav,
+    a: AuditRow,
+    open: bool,
+    snapshot: String,
+    ran: String,
+    revision_reason: String,
+    revises: Option<i64>,
+    clauses: Vec<ClauseRow>,
+    checks: Vec<CheckRow>,
+    places: Vec<PlaceGroup>,
+    findings: Vec<FindingRow>,
+    counts: Vec<(&'static str, usize)>,
+    message: String,
+    /// The place whose checklist is shown (`?at=O01`), or empty for all.
+    at: String,
+}
+
+fn verdict_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Conform => "ok",
+        Verdict::Nonconform => "bad",
+        Verdict::Observation => "warn",
+        Verdict::NotApplicable => "na",
+        Verdict::NotAssessed => "todo",
+    }
+}
+
+fn severity_label(s: &str) -> &'static str {
+    match s {
+        "major" => "严重",
+        "minor" => "一般",
+        "observation" => "观察项",
+        _ => "",
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct AtQuery {
+    #[serde(default)]
+    at: String,
+}
+
+async fn page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    at: String,
+    message: String,
+) -> Result<AuditPage, AppError> {
+    viewer.signed()?;
+    let a = state.db.audit(id).await?.ok_or(AppError::NotFound)?;
+    let set = checks(state)?;
+    let in_scope = |clauses: &[String]| {
+        clauses
+            .iter()
+            .any(|c| a.standards.iter().any(|s| c.starts_with(&format!("{s}#"))))
+    };
+    let verdicts = state.db.clause_verdicts(id).await?;
+    let mut counts = Vec::new();
+    for v in Verdict::ALL {
+        counts.push((
+            v.label(),
+            verdicts.iter().filter(|c| c.verdict == v).count(),
+        ));
+    }
+    let clauses = verdicts
+        .iter()
+        .map(|c| ClauseRow {
+            number: c
+                .clause
+                .split_once('#')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .to_string(),
+            clause: c.clause.clone(),
+            verdict: c.verdict.label(),
+            class: verdict_class(c.verdict),
+            severity: severity_label(&c.severity),
+            by_auditor: c.source == "auditor",
+            justification: c.justification.clone(),
+        })
+        .collect();
+    let results = state.db.audit_results(id).await?;
+    let checks = results
+        .iter()
+        .filter(|r| r.kind != "manual")
+        .map(|r| {
+            let v = &r.result;
+            let outcome = v["outcome"].as_str().unwrap_or("");
+            let (label, class) = match outcome {
+                "pass" => ("符合", "ok"),
+                "fail" => ("不符合", "bad"),
+                _ => ("未评价", "todo"),
+            };
+            let detail = match v["value"].as_str() {
+                Some(val) => format!("实测 {val}，目标 {}", v["target"].as_str().unwrap_or("")),
+                None => format!(
+                    "检查 {} 条，不符合 {} 条",
+                    v["checked"].as_u64().unwrap_or(0),
+                    v["failed"].as_u64().unwrap_or(0)
+                ),
+            };
+            let samples = v["samples"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .take(5)
+                        .map(|s| {
+                            let fields: Vec<String> = s["fields"]
+                                .as_array()
+                                .map(|f| {
+                                    f.iter()
+                                        .map(|kv| {
+                                            format!(
+                                                "{}={}",
+                                                kv[0].as_str().unwrap_or(""),
+                                                kv[1].as_str().unwrap_or("")
+                                            )
+                                        })
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            format!(
+                                "{} {}（{}）",
+                                s["id"].as_str().unwrap_or(""),
+                                s["name"].as_str().unwrap_or(""),
+                                fields.join("，")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            CheckRow {
+                id: r.check_id.clone(),
+                title: v["title"].as_str().unwrap_or("").to_string(),
+                clauses: v["clauses"]
+                    .as_array()
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(|x| x.as_str())
+                            .map(|x| x.split_once('#').map(|p| p.1).unwrap_or(x).to_string())
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    })
+                    .unwrap_or_default(),
+                outcome: label,
+                class,
+                detail,
+                samples,
+            }
+        })
+        .collect();
+    // The checklist: each manual item in scope, at each place it applies to.
+    let items = state.db.items(id).await?;
+    let evidence = state.db.evidence(id).await?;
+    let platform_outlets: Vec<(String, String)> = crate::platform::import::import_dir(
+        &state.platform_dir,
+        &crate::platform::import::Options { key: b"-" },
+    )
+    .map(|p| {
+        p.outlets
+            .iter()
+            .map(|o| (o.id.clone(), o.name.clone()))
+            .collect()
+    })
+    .unwrap_or_default();
+    let mut places: Vec<PlaceGroup> = Vec::new();
+    fn group(places: &mut Vec<PlaceGroup>, target: &str, label: &str) -> usize {
+        if let Some(i) = places.iter().position(|g| g.target == target) {
+            return i;
+        }
+        places.push(PlaceGroup {
+            target: target.to_string(),
+            label: label.to_string(),
+            done: 0,
+            rows: Vec::new(),
+        });
+        places.len() - 1
+    }
+    group(&mut places, "", "平台与运营单位");
+    for item in set.manual.iter().filter(|m| in_scope(&m.clauses)) {
+        let targets: Vec<(String, String)> = match item.per {
+            Per::Outlet => platform_outlets.clone(),
+            Per::Platform | Per::Agency => vec![(String::new(), "平台与运营单位".to_string())],
+        };
+        for (target, label) in targets {
+            if !at.is_empty() && target != at {
+                continue;
+            }
+            let done = items
+                .iter()
+                .find(|r| r.item_id == item.id && r.target == target);
+            let gi = group(&mut places, &target, &format!("{target} {label}"));
+            let v = done.map(|d| d.verdict).unwrap_or(Verdict::NotAssessed);
+            if done.is_some() {
+                places[gi].done += 1;
+            }
+            places[gi].rows.push(ChecklistRow {
+                item_id: item.id.clone(),
+                title: item.title.clone(),
+                clause: item
+                    .clauses
+                    .iter()
+                    .map(|c| c.split_once('#').map(|p| p.1).unwrap_or(c).to_string())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                guidance: item.guidance.clone(),
+                evidence: item
+                    .evidence
+                    .iter()
+                    .map(|e| match e.as_str() {
+                        "photo" => "照片",
+                        "document" => "文件",
+                        "interview" => "访谈",
+                        "record" => "记录",
+                        other => other,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                verdict: v.label(),
+                class: verdict_class(v),
+                note: done.map(|d| d.note.clone()).unwrap_or_default(),
+                photos: evidence
+                    .iter()
+                    .filter(|e| {
+                        e.item_id == item.id && e.target == target && e.finding_id.is_none()
+                    })
+                    .map(|e| (e.sha256.clone(), e.name.clone()))
+                    .collect(),
+            });
+        }
+    }
+    places.retain(|g| !g.rows.is_empty());
+    let findings = state
+        .db
+        .findings(id)
+        .await?
+        .into_iter()
+        .map(|f| FindingRow {
+            photos: evidence
+                .iter()
+                .filter(|e| e.finding_id == Some(f.id))
+                .map(|e| (e.sha256.clone(), e.name.clone()))
+                .collect(),
+            id: f.id,
+            clause: f
+                .clause
+                .split_once('#')
+                .map(|p| p.1)
+                .unwrap_or(&f.clause)
+                .to_string(),
+            severity: severity_label(&f.severity),
+            title: f.title,
+            observed: f.observed,
+            target: f.target,
+            owner: f.owner,
+            due: f.due,
+            status: match f.status.as_str() {
+                "open" => "待整改",
+                "corrected" => "已整改",
+                "verified" => "已验证",
+                _ => "",
+            },
+            status_code: f.status,
+        })
+        .collect();
+    Ok(AuditPage {
+        nav: Nav::of(viewer),
+        open: a.state == "open",
+        snapshot: a.snapshot.get(..12).unwrap_or("").to_string(),
+        ran: a
+            .ran_at
+            .map(|t| crate::library::format_time(t, 480))
+            .unwrap_or_default(),
+        revision_reason: a.revision_reason.clone(),
+        revises: a.revises,
+        a: audit_row(&a),
+        clauses,
+        checks,
+        places,
+        findings,
+        counts,
+        message,
+        at,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<AtQuery>,
+) -> Result<AuditPage, AppError> {
+    page(&state, &viewer, id, q.at, String::new()).await
+}
+
+/// Runs the automated checks of the audit's standards against the platform data.
+pub async fn run(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let a = state.db.audit(id).await?.ok_or(AppError::NotFound)?;
+    let mut set = checks(&state)?;
+    let in_scope = |clauses: &[String]| {
+        clauses
+            .iter()
+            .any(|c| a.standards.iter().any(|s| c.starts_with(&format!("{s}#"))))
+    };
+    set.records.retain(|r| in_scope(&r.clauses));
+    set.metrics.retain(|m| in_scope(&m.clauses));
+    set.manual.retain(|m| in_scope(&m.clauses));
+    let dir = state.platform_dir.clone();
+    let at = crate::audit::time::parse_date_or_instant(&a.period_to, 480)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?
+        + 86_400_000_000
+        - 1;
+    let key: Vec<u8> = state.data.display().to_string().into_bytes();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let p = crate::platform::import::import_dir(
+            &dir,
+            &crate::platform::import::Options { key: &key },
+        )?;
+        let results = evaluate(&set, &p, at);
+        let clauses = clause_outcomes(&results);
+        Ok::<_, crate::platform::import::ImportError>((p.snapshot, results, clauses))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let (snapshot, results, clauses) = match outcome {
+        Ok(x) => x,
+        Err(e) => {
+            return Ok(page(
+                &state,
+                &viewer,
+                id,
+                String::new(),
+                format!("无法读取平台数据：{e}"),
+            )
+            .await?
+            .into_response());
+        }
+    };
+    match state.db.record_run(id, &snapshot, &results, &clauses).await {
+        Ok(()) => Ok(Redirect::to(&format!("/audits/{id}")).into_response()),
+        Err(e @ AuditError::Locked) => Ok(page(&state, &viewer, id, String::new(), e.to_string())
+            .await?
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ClauseForm {
+    clause: String,
+    verdict: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    justification: String,
+}
+
+pub async fn set_clause(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<ClauseForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let v = Verdict::parse(&f.verdict)
+        .ok_or_else(|| AppError::BadRequest(format!("未知的结论：{}", f.verdict)))?;
+    match state
+        .db
+        .set_clause_verdict(id, &f.clause, v, &f.severity, &f.justification, &user)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/audits/{id}#clauses")).into_response()),
+        Err(e @ (AuditError::Locked | AuditError::Invalid(_))) => {
+            Ok(page(&state, &viewer, id, String::new(), e.to_string())
+                .await?
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A checklist result, with an optional photo (multipart form).
+pub async fn evidence(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    mut form: Multipart,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let mut fields = std::collections::HashMap::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "photo" {
+            let fname = field.file_name().unwrap_or("").to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
+            if !bytes.is_empty() {
+                file = Some((fname, bytes.to_vec()));
+            }
+        } else {
+            let text = field
+                .text()
+                .await
+                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
+            fields.insert(name, text);
+        }
+    }
+    let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let target = get("target");
+    let back = format!(
+        "/audits/{id}?at={}#place-{}",
+        super::pages::url_encode(&target),
+        target
+    );
+    let fail = |m: String| async {
+        Ok::<_, AppError>(
+            page(&state, &viewer, id, target.clone(), m)
+                .await?
+                .into_response(),
+        )
+    };
+    let finding: Option<i64> = get("finding").parse().ok();
+    // Store the file first (content-addressed: a retry stores nothing twice).
+    let stored = match &file {
+        Some((name, bytes)) => match state.evidence.put(bytes, name) {
+            Ok(s) => Some((name.clone(), s)),
+            Err(e) => return fail(e.to_string()).await,
+        },
+        None => None,
+    };
+    if finding.is_none() {
+        let v = Verdict::parse(&get("verdict"))
+            .ok_or_else(|| AppError::BadRequest("请选择检查结论".into()))?;
+        if let Err(e) = state
+            .db
+            .set_item(id, &get("item"), &target, v, &get("note"), &user)
+            .await
+        {
+            return match e {
+                AuditError::Locked | AuditError::Invalid(_) => fail(e.to_string()).await,
+                other => Err(other.into()),
+            };
+        }
+    }
+    if let Some((name, s)) = &stored {
+        let item = get("item");
+        let ev = NewEvidence {
+            finding_id: finding,
+            item_id: if finding.is_some() { "" } else { &item },
+            target: &target,
+            stored: s,
+            name,
+        };
+        if let Err(e) = state.db.add_evidence(id, &ev, &user).await {
+            return match e {
+                AuditError::Locked | AuditError::Invalid(_) => fail(e.to_string()).await,
+                other => Err(other.into()),
+            };
+        }
+    }
+    Ok(Redirect::to(&back).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct FindingForm {
+    clause: String,
+    severity: String,
+    title: String,
+    #[serde(default)]
+    observed: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    due: String,
+}
+
+pub async fn add_finding(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<FindingForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    match state
+        .db
+        .add_finding(
+            id,
+            &f.clause,
+            &f.severity,
+            &f.title,
+            &f.observed,
+            &f.target,
+            &f.owner,
+            &f.due,
+            &user,
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/audits/{id}#findings")).into_response()),
+        Err(e @ (AuditError::Locked | AuditError::Invalid(_))) => {
+            Ok(page(&state, &viewer, id, String::new(), e.to_string())
+                .await?
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    from: String,
+    to: String,
+}
+
+pub async fn finding_status(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, finding)): Path<(i64, i64)>,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let owned = state.db.findings(id).await?.iter().any(|x| x.id == finding);
+    if !owned {
+        return Err(AppError::NotFound);
+    }
+    match state
+        .db
+        .set_finding_status(finding, &f.from, &f.to, &user)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/audits/{id}#findings")).into_response()),
+        Err(e @ AuditError::Invalid(_)) => {
+            Ok(page(&state, &viewer, id, String::new(), e.to_string())
+                .await?
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    match state.db.close_audit(id, &user).await {
+        Ok(()) => Ok(Redirect::to(&format!("/audits/{id}")).into_response()),
+        Err(e @ AuditError::Locked) => Ok(page(&state, &viewer, id, String::new(), e.to_string())
+            .await?
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReviseForm {
+    reason: String,
+}
+
+pub async fn revise(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<ReviseForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    match state.db.revise_audit(id, &f.reason, &user).await {
+        Ok(a) => Ok(Redirect::to(&format!("/audits/{}", a.id)).into_response()),
+        Err(e @ AuditError::Invalid(_)) => {
+            Ok(page(&state, &viewer, id, String::new(), e.to_string())
+                .await?
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /evidence/{sha256}`: a stored evidence file, verified against its hash.
+pub async fn evidence_file(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(sha): Path<String>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let bytes = match state.evidence.get(&sha) {
+        Ok(b) => b,
+        Err(
+            crate::audit::evidence::EvidenceError::Missing
+            | crate::audit::evidence::EvidenceError::BadId,
+        ) => {
+            return Err(AppError::NotFound);
+        }
+        Err(e) => return Err(AppError::Internal(e.to_string())),
+    };
+    let mime = crate::audit::evidence::sniff(&bytes).unwrap_or("application/octet-stream");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
