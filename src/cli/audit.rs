@@ -42,6 +42,50 @@ pub enum AuditCommand {
     Show(ShowArgs),
 }
 
+/// Auditing the live platform: its database and the mapping of queries.
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// The platform's database (postgres://… or sqlite://…) instead of --data.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    pub source: Option<String>,
+    /// SQL query per entity for --source (JSON; see docs/platform-data.md).
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "audits/sources/demo-platform.json"
+    )]
+    pub mapping: PathBuf,
+}
+
+/// The platform from an export directory or from the live database.
+fn load_platform(data: Option<&PathBuf>, live: &LiveArgs) -> Result<crate::platform::Platform> {
+    use crate::platform::import::{ImportError, Options, import_dir};
+    let key = rand_key();
+    let opts = Options { key: &key };
+    let loaded = match (&live.source, data) {
+        (Some(url), _) => {
+            let mapping =
+                crate::platform::source::load_mapping(&live.mapping).map_err(CliError::Usage)?;
+            runtime()?.block_on(crate::platform::source::import_db(url, &mapping, &opts))
+        }
+        (None, Some(dir)) => import_dir(dir, &opts),
+        (None, None) => return Err(CliError::Usage("give --data DIR or --source URL".into())),
+    };
+    match loaded {
+        Ok(p) => Ok(p),
+        Err(ImportError::Rows(errors)) => {
+            let text: Vec<String> = errors.iter().take(20).map(|e| format!("  {e}")).collect();
+            Err(CliError::Usage(format!(
+                "the platform data has {} problem(s) (first {}):\n{}",
+                errors.len(),
+                text.len(),
+                text.join("\n")
+            )))
+        }
+        Err(e) => Err(CliError::Usage(e.to_string())),
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct DbArgs {
     /// Data directory of `biaozhun serve` (its SQLite database).
@@ -72,8 +116,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub to: String,
     /// The platform export directory.
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "source")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub live: LiveArgs,
     #[arg(long, value_name = "PATH", default_value = "audits")]
     pub rules: Vec<PathBuf>,
     /// The user the audit is recorded under (an auditor or admin).
@@ -97,8 +143,10 @@ pub struct ShowArgs {
 #[derive(Debug, clap::Args)]
 pub struct ChecksArgs {
     /// The platform export directory (see docs/platform-data.md).
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "source")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub live: LiveArgs,
     #[arg(long, value_name = "PATH", default_value = "audits")]
     pub rules: Vec<PathBuf>,
     /// Reference instant for validity checks (`time` in conditions), a date or a
@@ -203,6 +251,10 @@ pub struct DemoPlatformArgs {
     /// The directory to write (created; must be empty or new).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Also write the platform into this database (postgres://… or sqlite://…) as
+    /// the platform's own tables (pf_*), for `--source` audits.
+    #[arg(long, value_name = "URL")]
+    pub into: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -302,27 +354,13 @@ fn load_checks(paths: &[PathBuf]) -> Result<crate::audit::checks::CheckSet> {
 
 fn checks_cmd(args: ChecksArgs, out: &mut dyn Write) -> Result<ExitCode> {
     use crate::audit::checks::{Outcome, clause_outcomes, evaluate};
-    use crate::platform::import::{ImportError, Options, import_dir};
     let set = load_checks(&args.rules)?;
     let at = match &args.at {
         Some(t) => time::parse_date_or_instant(t, 480)
             .map_err(|e| CliError::Usage(format!("--at `{t}`: {e}")))?,
         None => crate::db::now() * 1_000_000,
     };
-    let key = rand_key();
-    let platform = match import_dir(&args.data, &Options { key: &key }) {
-        Ok(p) => p,
-        Err(ImportError::Rows(errors)) => {
-            let text: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-            return Err(CliError::Usage(format!(
-                "the platform data has {} problem(s) (run `biaozhun audit data {}`):\n{}",
-                errors.len(),
-                args.data.display(),
-                text.join("\n")
-            )));
-        }
-        Err(e) => return Err(CliError::Usage(e.to_string())),
-    };
+    let platform = load_platform(args.data.as_ref(), &args.live)?;
     let results = evaluate(&set, &platform, at);
     let clauses = clause_outcomes(&results);
     let failed = results.iter().any(|r| r.outcome == Outcome::Fail);
@@ -509,7 +547,6 @@ fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
     use crate::audit::checks::{clause_outcomes, evaluate};
     use crate::db::accounts::Role;
     use crate::db::audits::NewAudit;
-    use crate::platform::import::{ImportError, Options, import_dir};
     let mut set = load_checks(&args.rules)?;
     let standards: Vec<String> = args
         .standards
@@ -532,18 +569,7 @@ fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         .map_err(|e| CliError::Usage(format!("--to `{}`: {e}", args.to)))?
         + 86_400_000_000
         - 1;
-    let key = rand_key();
-    let platform = match import_dir(&args.data, &Options { key: &key }) {
-        Ok(p) => p,
-        Err(ImportError::Rows(errors)) => {
-            return Err(CliError::Usage(format!(
-                "the platform data has {} problem(s); run `biaozhun audit data {}`",
-                errors.len(),
-                args.data.display()
-            )));
-        }
-        Err(e) => return Err(CliError::Usage(e.to_string())),
-    };
+    let platform = load_platform(args.data.as_ref(), &args.live)?;
     let results = evaluate(&set, &platform, at_end);
     let clauses = clause_outcomes(&results);
     let rt = runtime()?;
@@ -1212,6 +1238,17 @@ fn demo_platform(args: DemoPlatformArgs, out: &mut dyn Write) -> Result<ExitCode
         std::fs::remove_dir(&args.out).map_err(io(&args.out))?;
     }
     std::fs::rename(&tmp, &args.out).map_err(io(&args.out))?;
+    if let Some(url) = &args.into {
+        let rows = runtime()?
+            .block_on(pg::load_into(url, &g))
+            .map_err(CliError::Usage)?;
+        writeln!(
+            out,
+            "wrote {rows} rows into {} (tables pf_*; mapping audits/sources/demo-platform.json)",
+            crate::db::redact(url)
+        )
+        .map_err(write_err)?;
+    }
     writeln!(
         out,
         "wrote a platform to {}: {} outlets, {} agencies, {} workers, {} complaints, {} orders ({} events); planted faults in faults.json",

@@ -512,3 +512,96 @@ pub fn generate(s: &Settings) -> Generated {
         faults,
     }
 }
+
+/// How the demo platform's own database names things (it is not our file format:
+/// a mapping translates, as it would for the real platform).
+/// (export file, table, column renames export → table).
+type DemoTable = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const DEMO_TABLES: [DemoTable; 6] = [
+    ("agencies.csv", "pf_agency", &[("credit_code", "uscc")]),
+    (
+        "workers.csv",
+        "pf_worker",
+        &[("id_number", "sfzh"), ("phone", "mobile")],
+    ),
+    ("outlets.csv", "pf_outlet", &[]),
+    (
+        "code_changes.csv",
+        "pf_code_change",
+        &[("color", "code_color")],
+    ),
+    ("complaints.csv", "pf_complaint", &[]),
+    ("trainings.csv", "pf_training", &[]),
+];
+
+/// Writes the generated platform into a database (PostgreSQL or SQLite) as the
+/// platform's own tables (`pf_*`, replacing them), in one transaction: the live
+/// source that `audits/sources/demo-platform.json` maps.
+pub async fn load_into(url: &str, g: &Generated) -> Result<usize, String> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", crate::db::redact(url)))?;
+    let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
+    let mut rows = 0;
+    for (file, table, renames) in DEMO_TABLES {
+        let Some((_, text)) = g.files.iter().find(|(n, _)| n == file) else {
+            continue;
+        };
+        let mut rdr = csv::Reader::from_reader(text.as_bytes());
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|h| {
+                renames
+                    .iter()
+                    .find(|(from, _)| *from == h)
+                    .map(|(_, to)| to.to_string())
+                    .unwrap_or_else(|| h.to_string())
+            })
+            .collect();
+        // Names are our constants, never input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {table}")))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        let cols: Vec<String> = headers.iter().map(|h| format!("{h} TEXT")).collect();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE TABLE {table} ({})",
+            cols.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        let placeholders: Vec<String> = (1..=headers.len()).map(|i| format!("${i}")).collect();
+        let insert = format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            headers.join(", "),
+            placeholders.join(", ")
+        );
+        for rec in rdr.records() {
+            let rec = rec.map_err(|e| e.to_string())?;
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(insert.clone()));
+            for v in rec.iter() {
+                q = q.bind(if v.is_empty() {
+                    None
+                } else {
+                    Some(v.to_string())
+                });
+            }
+            q.execute(&mut *tx).await.map_err(|e| e.to_string())?;
+            rows += 1;
+        }
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    pool.close().await;
+    Ok(rows)
+}

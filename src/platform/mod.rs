@@ -13,6 +13,7 @@
 pub mod generate;
 pub mod ids;
 pub mod import;
+pub mod source;
 
 use serde::Serialize;
 

@@ -547,7 +547,7 @@ pub async fn run(
         .map_err(|e| AppError::BadRequest(e.to_string()))?
         + 86_400_000_000
         - 1;
-    let key: Vec<u8> = state.data.display().to_string().into_bytes();
+    let key = state.pseudonym_key.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let p = crate::platform::import::import_dir(
             &dir,

@@ -243,6 +243,9 @@ pub struct Inner {
     pub platform_dir: PathBuf,
     /// Evidence files (`DATA/evidence`).
     pub evidence: crate::audit::evidence::EvidenceStore,
+    /// The installation's secret for pseudonyms of personal identifiers
+    /// (`DATA/pseudonym.key`, 32 random bytes made on first start).
+    pub pseudonym_key: Vec<u8>,
     /// When the library's HEAD was last compared with `content` (see `content()`).
     checked: std::sync::Mutex<std::time::Instant>,
 }
@@ -722,6 +725,25 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
             }
         }
     }
+    let key_file = cfg.data.join("pseudonym.key");
+    let pseudonym_key = match std::fs::read(&key_file) {
+        Ok(k) if k.len() == 32 => k,
+        _ => {
+            let mut k = vec![0u8; 32];
+            getrandom::fill(&mut k)
+                .map_err(|e| format!("no randomness for the pseudonym key: {e}"))?;
+            let tmp = cfg.data.join("pseudonym.key.partial");
+            std::fs::write(&tmp, &k).map_err(|e| e.to_string())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| e.to_string())?;
+            }
+            std::fs::rename(&tmp, &key_file).map_err(|e| e.to_string())?;
+            k
+        }
+    };
     // A demo installation gets a simulated platform to audit on first start.
     let platform_dir = cfg.data.join("platform");
     if cfg.demo && !platform_dir.exists() {
@@ -746,6 +768,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         audits_dir: cfg.standards.with_file_name("audits"),
         platform_dir: cfg.data.join("platform"),
         evidence: crate::audit::evidence::EvidenceStore::new(&cfg.data.join("evidence")),
+        pseudonym_key,
         checked: std::sync::Mutex::new(std::time::Instant::now()),
     }));
     Ok((state, setup))

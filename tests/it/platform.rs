@@ -261,3 +261,75 @@ fn the_simulated_platform_imports_cleanly_and_carries_its_faults() {
     });
     assert_ne!(g.files[1], other.files[1]);
 }
+
+/// The live source: the simulated platform written into a real database as the
+/// platform's own tables, read back through the shipped mapping, gives the same
+/// platform as the file export.
+async fn live_source_matches_files(url: String) {
+    let g = generate::generate(&Settings::default());
+    let rows = generate::load_into(&url, &g).await.unwrap();
+    assert!(rows > 10_000, "{rows}");
+    let mapping = biaozhun::platform::source::load_mapping(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("audits/sources/demo-platform.json"),
+    )
+    .unwrap();
+    let live = biaozhun::platform::source::import_db(&url, &mapping, &KEY)
+        .await
+        .unwrap();
+    let files = run(g.files.clone()).unwrap();
+    assert_eq!(live.workers.len(), files.workers.len());
+    assert_eq!(live.code_changes.len(), files.code_changes.len());
+    assert_eq!(live.trainings.len(), files.trainings.len());
+    let ids = |p: &biaozhun::platform::Platform| {
+        p.workers
+            .iter()
+            .map(|w| (w.id.clone(), w.id_hash.clone(), w.health_check_until))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&live), ids(&files));
+    let outlets = |p: &biaozhun::platform::Platform| {
+        p.outlets
+            .iter()
+            .map(|o| (o.id.clone(), o.functions.clone(), o.staff))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(outlets(&live), outlets(&files));
+    let resolved = |p: &biaozhun::platform::Platform| {
+        p.complaints
+            .iter()
+            .map(|c| c.resolved_at)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(resolved(&live), resolved(&files));
+    // A broken query names its entity; a mapping may only read.
+    let mut bad = mapping.clone();
+    bad.entities
+        .insert("outlets".into(), "SELECT nope FROM pf_outlet".into());
+    let e = biaozhun::platform::source::import_db(&url, &bad, &KEY)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("outlets"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("m.json");
+    std::fs::write(&f, r#"{"entities": {"outlets": "DELETE FROM pf_outlet"}}"#).unwrap();
+    let e = biaozhun::platform::source::load_mapping(&f).unwrap_err();
+    assert!(e.contains("SELECT"), "{e}");
+    std::fs::write(&f, r#"{"entities": {"shops": "SELECT 1"}}"#).unwrap();
+    assert!(
+        biaozhun::platform::source::load_mapping(&f)
+            .unwrap_err()
+            .contains("shops")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_source_on_postgres() {
+    live_source_matches_files(super::db::fresh_pg_url().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_source_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    live_source_matches_files(biaozhun::db::sqlite_url(&dir.path().join("platform.db"))).await;
+}
