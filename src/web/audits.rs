@@ -525,15 +525,21 @@ pub async fn show(
     page(&state, &viewer, id, q.at, String::new()).await
 }
 
-/// Runs the automated checks of the audit's standards against the platform data.
-pub async fn run(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-) -> Result<Response, AppError> {
-    viewer.signed()?;
-    let a = state.db.audit(id).await?.ok_or(AppError::NotFound)?;
-    let mut set = checks(&state)?;
+type RunOutput = (
+    String,
+    Vec<crate::audit::checks::CheckResult>,
+    Vec<crate::audit::checks::ClauseOutcome>,
+);
+
+/// Evaluates the checks of `a`'s standards against the platform data, as of the
+/// last instant of its period (blocking: reads files).
+pub(super) fn evaluate_audit(state: &AppState, a: &Audit) -> Result<RunOutput, String> {
+    let mut set = CheckSet::load(std::slice::from_ref(&state.audits_dir)).map_err(|d| {
+        format!(
+            "检查规则有误：{}",
+            d.first().map(|d| d.to_string()).unwrap_or_default()
+        )
+    })?;
     let in_scope = |clauses: &[String]| {
         clauses
             .iter()
@@ -542,35 +548,40 @@ pub async fn run(
     set.records.retain(|r| in_scope(&r.clauses));
     set.metrics.retain(|m| in_scope(&m.clauses));
     set.manual.retain(|m| in_scope(&m.clauses));
-    let dir = state.platform_dir.clone();
     let at = crate::audit::time::parse_date_or_instant(&a.period_to, 480)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?
+        .map_err(|e| e.to_string())?
         + 86_400_000_000
         - 1;
-    let key = state.pseudonym_key.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let p = crate::platform::import::import_dir(
-            &dir,
-            &crate::platform::import::Options { key: &key },
-        )?;
-        let results = evaluate(&set, &p, at);
-        let clauses = clause_outcomes(&results);
-        Ok::<_, crate::platform::import::ImportError>((p.snapshot, results, clauses))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let p = crate::platform::import::import_dir(
+        &state.platform_dir,
+        &crate::platform::import::Options {
+            key: &state.pseudonym_key,
+        },
+    )
+    .map_err(|e| format!("无法读取平台数据：{e}"))?;
+    let results = evaluate(&set, &p, at);
+    let clauses = clause_outcomes(&results);
+    Ok((p.snapshot, results, clauses))
+}
+
+/// Runs the automated checks of the audit's standards against the platform data.
+pub async fn run(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let a = state.db.audit(id).await?.ok_or(AppError::NotFound)?;
+    let st = state.clone();
+    let outcome = tokio::task::spawn_blocking(move || evaluate_audit(&st, &a))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let (snapshot, results, clauses) = match outcome {
         Ok(x) => x,
-        Err(e) => {
-            return Ok(page(
-                &state,
-                &viewer,
-                id,
-                String::new(),
-                format!("无法读取平台数据：{e}"),
-            )
-            .await?
-            .into_response());
+        Err(m) => {
+            return Ok(page(&state, &viewer, id, String::new(), m)
+                .await?
+                .into_response());
         }
     };
     match state.db.record_run(id, &snapshot, &results, &clauses).await {

@@ -771,6 +771,45 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         pseudonym_key,
         checked: std::sync::Mutex::new(std::time::Instant::now()),
     }));
+    // A demo installation shows a real audit on first start.
+    if cfg.demo
+        && state.platform_dir.exists()
+        && state
+            .db
+            .audits()
+            .await
+            .map_err(|e| e.to_string())?
+            .is_empty()
+        && let Some(auditor) = state
+            .db
+            .user_by_name("demo-auditor")
+            .await
+            .map_err(|e| e.to_string())?
+    {
+        let a = state
+            .db
+            .create_audit(
+                &crate::db::audits::NewAudit {
+                    name: "演示：2023年度社区家政服务网点符合性审核",
+                    standards: &[
+                        "T/ZTAC 002—2023".to_string(),
+                        "DB3301/T 0441—2024".to_string(),
+                    ],
+                    period_from: "2023-01-01",
+                    period_to: "2023-12-31",
+                    outlets: &[],
+                },
+                &auditor,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let (snapshot, results, clauses) = audits::evaluate_audit(&state, &a)?;
+        state
+            .db
+            .record_run(a.id, &snapshot, &results, &clauses)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok((state, setup))
 }
 

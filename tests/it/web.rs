@@ -924,6 +924,20 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
         "the index is built"
     );
     assert!(cfg.data.join("biaozhun.db").exists() && cfg.data.join("library/.git").exists());
+    // The demo has a platform and an audit already run on it.
+    assert!(cfg.data.join("platform/workers.csv").exists());
+    let audits = state.db.audits().await.unwrap();
+    assert_eq!(audits.len(), 1);
+    assert_eq!(audits[0].snapshot.len(), 64, "the run recorded its data");
+    let verdicts = state.db.clause_verdicts(audits[0].id).await.unwrap();
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| v.verdict == biaozhun::db::audits::Verdict::Nonconform),
+        "the demo shows real findings"
+    );
+    let key = std::fs::read(cfg.data.join("pseudonym.key")).unwrap();
+    assert_eq!(key.len(), 32);
     drop(state);
     // Second start: nothing is created again, the admin password still works.
     let (state, setup) = web::prepare(&cfg).await.unwrap();
@@ -934,6 +948,8 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
         state.db.user_count().await.unwrap(),
         1 + Role::ALL.len() as i64
     );
+    assert_eq!(state.db.audits().await.unwrap().len(), 1, "not again");
+    assert_eq!(state.pseudonym_key, key, "the key is kept");
     assert!(matches!(
         state
             .db
