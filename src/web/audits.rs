@@ -244,6 +244,10 @@ pub struct AuditPage {
     message: String,
     /// The place whose checklist is shown (`?at=O01`), or empty for all.
     at: String,
+    /// Per standard in scope: (code, requirement clauses, automated, manual, gaps).
+    coverage: Vec<(String, usize, usize, usize, String, Vec<String>)>,
+    /// Other audits to compare with: (id, name).
+    others: Vec<(i64, String)>,
 }
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -495,7 +499,34 @@ async fn page(
             status_code: f.status,
         })
         .collect();
+    let workflow = crate::audit::rules::RuleSet::load(std::slice::from_ref(&state.audits_dir))
+        .map(|r| r.rules)
+        .unwrap_or_default();
+    let coverage =
+        crate::audit::checks::coverage(&state.content().coll, &workflow, &set, &a.standards)
+            .into_iter()
+            .map(|c| {
+                (
+                    c.standard.clone(),
+                    c.requirement_clauses,
+                    c.automated,
+                    c.manual,
+                    format!("{:.1}%", c.percent()),
+                    c.gaps.iter().map(|(n, t)| format!("{n} {t}")).collect(),
+                )
+            })
+            .collect();
+    let others = state
+        .db
+        .audits()
+        .await?
+        .into_iter()
+        .filter(|o| o.id != a.id)
+        .map(|o| (o.id, o.name))
+        .collect();
     Ok(AuditPage {
+        coverage,
+        others,
         nav: Nav::of(viewer),
         open: a.state == "open",
         snapshot: a.snapshot.get(..12).unwrap_or("").to_string(),
@@ -862,4 +893,95 @@ pub async fn evidence_file(
         bytes,
     )
         .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CompareQuery {
+    a: i64,
+    b: i64,
+}
+
+pub struct CompareRow {
+    pub clause: String,
+    pub before: &'static str,
+    pub after: &'static str,
+    pub change: &'static str,
+    pub class: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit_compare.html")]
+pub struct ComparePage {
+    nav: Nav,
+    a: AuditRow,
+    b: AuditRow,
+    rows: Vec<CompareRow>,
+    better: usize,
+    worse: usize,
+}
+
+/// A verdict's rank for comparison: higher is better; `None` when it says nothing
+/// about conformity (未评价, 不适用).
+fn rank(v: Verdict) -> Option<u8> {
+    match v {
+        Verdict::Nonconform => Some(0),
+        Verdict::Observation => Some(1),
+        Verdict::Conform => Some(2),
+        Verdict::NotApplicable | Verdict::NotAssessed => None,
+    }
+}
+
+/// `GET /audits/compare?a=1&b=2`: clause by clause, which got better or worse.
+pub async fn compare(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    axum::extract::Query(q): axum::extract::Query<CompareQuery>,
+) -> Result<ComparePage, AppError> {
+    viewer.signed()?;
+    let a = state.db.audit(q.a).await?.ok_or(AppError::NotFound)?;
+    let b = state.db.audit(q.b).await?.ok_or(AppError::NotFound)?;
+    let va = state.db.clause_verdicts(a.id).await?;
+    let vb = state.db.clause_verdicts(b.id).await?;
+    let mut clauses: Vec<&str> = va
+        .iter()
+        .chain(vb.iter())
+        .map(|c| c.clause.as_str())
+        .collect();
+    clauses.sort_unstable();
+    clauses.dedup();
+    let find = |v: &[crate::db::audits::ClauseVerdict], c: &str| {
+        v.iter().find(|x| x.clause == c).map(|x| x.verdict)
+    };
+    let mut rows = Vec::new();
+    let (mut better, mut worse) = (0, 0);
+    for c in clauses {
+        let (x, y) = (find(&va, c), find(&vb, c));
+        let (change, class) = match (x.and_then(rank), y.and_then(rank)) {
+            (Some(p), Some(n)) if n > p => {
+                better += 1;
+                ("改善", "ok")
+            }
+            (Some(p), Some(n)) if n < p => {
+                worse += 1;
+                ("变差", "bad")
+            }
+            (Some(_), Some(_)) => ("不变", ""),
+            _ => ("—", ""),
+        };
+        rows.push(CompareRow {
+            clause: c.to_string(),
+            before: x.map(Verdict::label).unwrap_or("（不在范围内）"),
+            after: y.map(Verdict::label).unwrap_or("（不在范围内）"),
+            change,
+            class,
+        });
+    }
+    Ok(ComparePage {
+        nav: Nav::of(&viewer),
+        a: audit_row(&a),
+        b: audit_row(&b),
+        rows,
+        better,
+        worse,
+    })
 }

@@ -1472,3 +1472,69 @@ async fn submissions_api_and_superseding_on_sqlite() {
 async fn submissions_api_and_superseding_on_postgres() {
     api_revision_supersedes(start(Some(super::db::fresh_pg_url().await)).await).await;
 }
+
+/// The audit page shows coverage per standard in scope, and two audits compare
+/// clause by clause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_coverage_and_comparison_pages() {
+    use biaozhun::db::audits::{NewAudit, Verdict};
+    let s = start(None).await;
+    let c = client();
+    let (token, _) = session_for(&s, Role::Auditor).await;
+    let me = s.state.db.user_by_name("u-auditor").await.unwrap().unwrap();
+    let scope = ["T/ZTAC 002—2023".to_string()];
+    let mut ids = Vec::new();
+    for (name, v42, v43) in [
+        ("2022年度", Verdict::Nonconform, Verdict::Conform),
+        ("2023年度", Verdict::Conform, Verdict::Nonconform),
+    ] {
+        let a = s
+            .state
+            .db
+            .create_audit(
+                &NewAudit {
+                    name,
+                    standards: &scope,
+                    period_from: "2023-01-01",
+                    period_to: "2023-12-31",
+                    outlets: &[],
+                },
+                &me,
+            )
+            .await
+            .unwrap();
+        for (clause, v) in [("4.2", v42), ("4.3", v43)] {
+            let sev = if v == Verdict::Nonconform {
+                "minor"
+            } else {
+                ""
+            };
+            s.state
+                .db
+                .set_clause_verdict(a.id, &format!("T/ZTAC 002—2023#{clause}"), v, sev, "", &me)
+                .await
+                .unwrap();
+        }
+        ids.push(a.id);
+    }
+    let as_me = |r: reqwest::RequestBuilder| r.header("cookie", format!("bz_session={token}"));
+    let page = as_me(c.get(format!("{}/audits/{}", s.base, ids[1])))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("覆盖情况") && page.contains("T/ZTAC 002—2023") && page.contains("100.0%"),
+        "{page}"
+    );
+    let cmp = as_me(c.get(format!(
+        "{}/audits/compare?a={}&b={}",
+        s.base, ids[0], ids[1]
+    )))
+    .body_text()
+    .await;
+    assert!(cmp.contains("改善 1") && cmp.contains("变差 1"), "{cmp}");
+    let row42 = cmp.split("T/ZTAC 002—2023#4.2").nth(1).unwrap_or("");
+    assert!(
+        row42.split("</tr>").next().unwrap_or("").contains("改善"),
+        "{cmp}"
+    );
+}
