@@ -293,29 +293,7 @@ pub fn compile(
     slots: &mut Slots,
     intern: &mut dyn FnMut(&str) -> u32,
 ) -> Result<Expr, ExprError> {
-    let toks = lex(src)?;
-    let end = src.chars().count();
-    if toks.is_empty() {
-        return Err(ExprError {
-            offset: 0,
-            message: "empty expression".into(),
-        });
-    }
-    let mut p = Parser {
-        toks,
-        at: 0,
-        end,
-        slots,
-        intern,
-        context,
-    };
-    let e = p.or()?;
-    if let Some((t, off)) = p.toks.get(p.at) {
-        return Err(ExprError {
-            offset: *off,
-            message: format!("unexpected {} after a complete expression", describe(t)),
-        });
-    }
+    let e = parse(src, context, slots, intern)?;
     check_boolean(&e, 0)?;
     Ok(e)
 }
@@ -324,6 +302,15 @@ pub fn compile(
 /// `first_response_at - received_at`), for measured quantities.
 pub fn compile_value(
     src: &str,
+    slots: &mut Slots,
+    intern: &mut dyn FnMut(&str) -> u32,
+) -> Result<Expr, ExprError> {
+    parse(src, Context::Local, slots, intern)
+}
+
+fn parse(
+    src: &str,
+    context: Context,
     slots: &mut Slots,
     intern: &mut dyn FnMut(&str) -> u32,
 ) -> Result<Expr, ExprError> {
@@ -341,7 +328,7 @@ pub fn compile_value(
         end,
         slots,
         intern,
-        context: Context::Local,
+        context,
     };
     let e = p.or()?;
     if let Some((t, off)) = p.toks.get(p.at) {

@@ -617,10 +617,24 @@ pub async fn run(
     };
     match state.db.record_run(id, &snapshot, &results, &clauses).await {
         Ok(()) => Ok(Redirect::to(&format!("/audits/{id}")).into_response()),
-        Err(e @ AuditError::Locked) => Ok(page(&state, &viewer, id, String::new(), e.to_string())
-            .await?
-            .into_response()),
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&state, &viewer, id, e).await,
+    }
+}
+
+/// A write the audit refused (closed, or invalid input): the page again, saying why.
+async fn refused(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    e: AuditError,
+) -> Result<Response, AppError> {
+    match e {
+        AuditError::Locked | AuditError::Invalid(_) => {
+            Ok(page(state, viewer, id, String::new(), e.to_string())
+                .await?
+                .into_response())
+        }
+        other => Err(other.into()),
     }
 }
 
@@ -649,12 +663,7 @@ pub async fn set_clause(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/audits/{id}#clauses")).into_response()),
-        Err(e @ (AuditError::Locked | AuditError::Invalid(_))) => {
-            Ok(page(&state, &viewer, id, String::new(), e.to_string())
-                .await?
-                .into_response())
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&state, &viewer, id, e).await,
     }
 }
 
@@ -785,12 +794,7 @@ pub async fn add_finding(
         .await
     {
         Ok(_) => Ok(Redirect::to(&format!("/audits/{id}#findings")).into_response()),
-        Err(e @ (AuditError::Locked | AuditError::Invalid(_))) => {
-            Ok(page(&state, &viewer, id, String::new(), e.to_string())
-                .await?
-                .into_response())
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&state, &viewer, id, e).await,
     }
 }
 
@@ -834,10 +838,7 @@ pub async fn close(
     let user = viewer.signed()?;
     match state.db.close_audit(id, &user).await {
         Ok(()) => Ok(Redirect::to(&format!("/audits/{id}")).into_response()),
-        Err(e @ AuditError::Locked) => Ok(page(&state, &viewer, id, String::new(), e.to_string())
-            .await?
-            .into_response()),
-        Err(e) => Err(e.into()),
+        Err(e) => refused(&state, &viewer, id, e).await,
     }
 }
 

@@ -42,6 +42,20 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).expect("write screenshot");
 }
 
+/// A fresh installation in `dir`: the shipped standards, SQLite, admin password
+/// `browser-password-1`.
+fn config(dir: &std::path::Path) -> ServeConfig {
+    ServeConfig {
+        data: dir.join("data"),
+        standards: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
+        database_url: None,
+        admin_password: Some("browser-password-1".into()),
+        demo: false,
+        insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
+    }
+}
+
 async fn browser() -> (Client, Driver) {
     let port = free_port();
     let driver =
@@ -80,15 +94,7 @@ async fn browser() -> (Client, Driver) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_search_open_a_clause_and_a_diff() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = ServeConfig {
-        data: dir.path().join("data"),
-        standards: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
-        database_url: None,
-        admin_password: Some("browser-password-1".into()),
-        demo: false,
-        insecure_cookies: false,
-        code_pattern: "Q/BZ {n:03}—{year}".into(),
-    };
+    let cfg = config(dir.path());
     let (state, _) = web::prepare(&cfg).await.unwrap();
     // A second revision, so that there is a diff to open.
     let text = std::fs::read_to_string(cfg.standards.join("t-ztac-001.2-2023.md")).unwrap();
@@ -299,15 +305,7 @@ async fn buttons(c: &Client) -> Result<Vec<String>, CmdError> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_people_take_a_department_standard_from_draft_to_published() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = ServeConfig {
-        data: dir.path().join("data"),
-        standards: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
-        database_url: None,
-        admin_password: Some("browser-password-1".into()),
-        demo: false,
-        insecure_cookies: false,
-        code_pattern: "Q/BZ {n:03}—{year}".into(),
-    };
+    let cfg = config(dir.path());
     let (state, _) = web::prepare(&cfg).await.unwrap();
     for (user, name, role) in [
         ("zhangsan", "张三", Role::Employee),
@@ -577,15 +575,7 @@ async fn two_people_take_a_department_standard_from_draft_to_published() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_auditor_works_through_the_on_site_checklist_on_a_phone() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = ServeConfig {
-        data: dir.path().join("data"),
-        standards: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
-        database_url: None,
-        admin_password: Some("browser-password-1".into()),
-        demo: false,
-        insecure_cookies: false,
-        code_pattern: "Q/BZ {n:03}—{year}".into(),
-    };
+    let cfg = config(dir.path());
     let (state, _) = web::prepare(&cfg).await.unwrap();
     // The platform export the audit reads.
     std::fs::create_dir_all(&state.platform_dir).unwrap();
