@@ -986,3 +986,88 @@ pub async fn compare(
         worse,
     })
 }
+
+pub struct OutletAuditRow {
+    pub id: i64,
+    pub name: String,
+    pub period: String,
+    pub items: Vec<(String, &'static str, &'static str, String)>,
+    pub findings: Vec<(String, &'static str, String, &'static str)>,
+    pub nonconform: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit_outlet.html")]
+pub struct OutletPage {
+    nav: Nav,
+    outlet: String,
+    rows: Vec<OutletAuditRow>,
+}
+
+/// `GET /audits/outlets/{outlet}`: one outlet across every audit — its checklist
+/// results and the findings about it, newest audit first.
+pub async fn outlet(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(outlet): Path<String>,
+) -> Result<OutletPage, AppError> {
+    viewer.signed()?;
+    let titles: std::collections::HashMap<String, String> = checks(&state)?
+        .manual
+        .into_iter()
+        .map(|m| (m.id, m.title))
+        .collect();
+    let mut rows = Vec::new();
+    for a in state.db.audits().await? {
+        let items: Vec<_> = state
+            .db
+            .items(a.id)
+            .await?
+            .into_iter()
+            .filter(|i| i.target == outlet)
+            .map(|i| {
+                (
+                    titles.get(&i.item_id).cloned().unwrap_or(i.item_id.clone()),
+                    i.verdict.label(),
+                    verdict_class(i.verdict),
+                    i.note,
+                )
+            })
+            .collect();
+        let findings: Vec<_> = state
+            .db
+            .findings(a.id)
+            .await?
+            .into_iter()
+            .filter(|f| f.target == outlet)
+            .map(|f| {
+                (
+                    f.title,
+                    severity_label(&f.severity),
+                    f.due,
+                    match f.status.as_str() {
+                        "open" => "待整改",
+                        "corrected" => "已整改",
+                        _ => "已验证",
+                    },
+                )
+            })
+            .collect();
+        if items.is_empty() && findings.is_empty() {
+            continue;
+        }
+        rows.push(OutletAuditRow {
+            nonconform: items.iter().filter(|i| i.2 == "bad").count(),
+            id: a.id,
+            name: a.name,
+            period: format!("{} 至 {}", a.period_from, a.period_to),
+            items,
+            findings,
+        });
+    }
+    Ok(OutletPage {
+        nav: Nav::of(&viewer),
+        outlet,
+        rows,
+    })
+}

@@ -122,6 +122,7 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/api/v1/preview", access: Access::Roles(AUTHORS), example: "/api/v1/preview", summary: "预览与检查草稿（返回标准页面的 HTML 与诊断）", handler: || post(submissions::api_preview) },
     RouteSpec { method: "GET", path: "/audits", access: Access::Roles(AUDITORS), example: "/audits", summary: "符合性审核列表与新建", handler: || get(audits::list) },
     RouteSpec { method: "POST", path: "/audits", access: Access::Roles(AUDITORS), example: "/audits", summary: "新建审核（名称、标准、期间）", handler: || post(audits::create) },
+    RouteSpec { method: "GET", path: "/audits/outlets/{outlet}", access: Access::Roles(AUDITORS), example: "/audits/outlets/O01", summary: "一个网点的历次审核：检查结果与发现", handler: || get(audits::outlet) },
     RouteSpec { method: "GET", path: "/audits/compare", access: Access::Roles(AUDITORS), example: "/audits/compare?a=1&b=1", summary: "比较两次审核：逐条改善或变差", handler: || get(audits::compare) },
     RouteSpec { method: "GET", path: "/audits/{id}", access: Access::Roles(AUDITORS), example: "/audits/1", summary: "一次审核：现场检查清单、发现、自动检查结果、逐条结论", handler: || get(audits::show) },
     RouteSpec { method: "POST", path: "/audits/{id}/run", access: Access::Roles(AUDITORS), example: "/audits/1/run", summary: "对平台数据运行自动检查", handler: || post(audits::run) },

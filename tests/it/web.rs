@@ -1532,6 +1532,42 @@ async fn audit_coverage_and_comparison_pages() {
     .body_text()
     .await;
     assert!(cmp.contains("改善 1") && cmp.contains("变差 1"), "{cmp}");
+    // One outlet across audits.
+    s.state
+        .db
+        .set_item(
+            ids[0],
+            "outlet-emergency-plan",
+            "O03",
+            Verdict::Nonconform,
+            "未上墙",
+            &me,
+        )
+        .await
+        .unwrap();
+    s.state
+        .db
+        .set_item(
+            ids[1],
+            "outlet-emergency-plan",
+            "O03",
+            Verdict::Conform,
+            "已整改上墙",
+            &me,
+        )
+        .await
+        .unwrap();
+    let outlet = as_me(c.get(format!("{}/audits/outlets/O03", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        outlet.contains("2022年度") && outlet.contains("未上墙") && outlet.contains("已整改上墙"),
+        "{outlet}"
+    );
+    assert!(
+        outlet.find("2023年度") < outlet.find("2022年度"),
+        "newest audit first"
+    );
     let row42 = cmp.split("T/ZTAC 002—2023#4.2").nth(1).unwrap_or("");
     assert!(
         row42.split("</tr>").next().unwrap_or("").contains("改善"),
