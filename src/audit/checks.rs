@@ -1215,3 +1215,111 @@ pub fn coverage(
     }
     out
 }
+
+/// The workflow rules' results of an order log as check results, so an audit's
+/// clause verdicts include the process clauses: a rule fails when some case
+/// violates it, passes when it was activated (or, for a rule that forbids a
+/// pattern, when cases were checked) with no violation, and is 未评价 otherwise.
+pub fn from_workflow(w: &super::WorkflowResult) -> Vec<CheckResult> {
+    w.rules
+        .iter()
+        .map(|r| {
+            let outcome = if r.violated > 0 {
+                Outcome::Fail
+            } else if r.activated > 0 || (r.template.is_negative() && r.cases_checked > 0) {
+                Outcome::Pass
+            } else {
+                Outcome::NoData
+            };
+            CheckResult {
+                id: r.id.clone(),
+                kind: "workflow",
+                title: r.title.clone(),
+                clauses: r.clauses.clone(),
+                entity: None,
+                severity: r.severity,
+                checked: r.cases_checked as usize,
+                failed: r.violated as usize,
+                samples: r
+                    .violating_cases
+                    .iter()
+                    .take(SAMPLES)
+                    .map(|v| Sample {
+                        id: v.case.clone(),
+                        name: String::new(),
+                        fields: v
+                            .event
+                            .iter()
+                            .map(|e| {
+                                (
+                                    "event".to_string(),
+                                    serde_json::to_string(e).unwrap_or_default(),
+                                )
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                value: None,
+                target: None,
+                outcome,
+            }
+        })
+        .collect()
+}
+
+/// The order log of an export directory, if it has one (`orders.csv`,
+/// `orders.jsonl`, `orders.xes`, optionally gzipped).
+pub fn order_log(dir: &Path) -> Option<PathBuf> {
+    [
+        "orders.csv",
+        "orders.jsonl",
+        "orders.xes",
+        "orders.csv.gz",
+        "orders.jsonl.gz",
+        "orders.xes.gz",
+    ]
+    .iter()
+    .map(|n| dir.join(n))
+    .find(|p| p.exists())
+}
+
+/// Checks `log` against the workflow rules under `rules` that are bound to
+/// `standards`, for cases that start in `[from, to)`.
+pub fn run_workflow(
+    rules: &Path,
+    log: &Path,
+    standards: &[String],
+    from: Micros,
+    to: Micros,
+) -> Result<Vec<CheckResult>, String> {
+    let mut set = super::rules::RuleSet::load(&[rules.to_path_buf()]).map_err(|d| {
+        format!(
+            "workflow rules: {}",
+            d.first().map(|d| d.to_string()).unwrap_or_default()
+        )
+    })?;
+    set.rules.retain(|r| {
+        r.clauses
+            .iter()
+            .any(|c| standards.iter().any(|s| c.starts_with(&format!("{s}#"))))
+    });
+    if set.rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let opts = super::AuditOptions {
+        read: super::log::ReadOptions {
+            format: None,
+            case_column: None,
+            activity_column: None,
+            timestamp_column: None,
+            default_offset: Some(480),
+            strict: false,
+            threads: 0,
+        },
+        from: Some(from),
+        to: Some(to),
+        display_offset: 480,
+    };
+    let w = super::check_log(log, set, &opts, None).map_err(|e| e.to_string())?;
+    Ok(from_workflow(&w))
+}

@@ -122,6 +122,9 @@ pub struct RunArgs {
     pub live: LiveArgs,
     #[arg(long, value_name = "PATH", default_value = "audits")]
     pub rules: Vec<PathBuf>,
+    /// The order event log for the workflow rules (default: `orders.*` in --data).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     /// The user the audit is recorded under (an auditor or admin).
     #[arg(long = "as", value_name = "USERNAME", default_value = "admin")]
     pub user: String,
@@ -570,7 +573,25 @@ fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         + 86_400_000_000
         - 1;
     let platform = load_platform(args.data.as_ref(), &args.live)?;
-    let results = evaluate(&set, &platform, at_end);
+    let mut results = evaluate(&set, &platform, at_end);
+    let log = args.log.clone().or_else(|| {
+        args.data
+            .as_deref()
+            .and_then(crate::audit::checks::order_log)
+    });
+    if let Some(log) = &log {
+        let from = time::parse_date_or_instant(&args.from, 480)
+            .map_err(|e| CliError::Usage(format!("--from `{}`: {e}", args.from)))?;
+        let rules = args
+            .rules
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("audits"));
+        results.extend(
+            crate::audit::checks::run_workflow(&rules, log, &standards, from, at_end + 1)
+                .map_err(CliError::Usage)?,
+        );
+    }
     let clauses = clause_outcomes(&results);
     let rt = runtime()?;
     let audit = rt.block_on(async {

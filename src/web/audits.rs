@@ -590,7 +590,19 @@ pub(super) fn evaluate_audit(state: &AppState, a: &Audit) -> Result<RunOutput, S
         },
     )
     .map_err(|e| format!("无法读取平台数据：{e}"))?;
-    let results = evaluate(&set, &p, at);
+    let mut results = evaluate(&set, &p, at);
+    // The order log, when the export has one: the process clauses' workflow rules.
+    if let Some(log) = crate::audit::checks::order_log(&state.platform_dir) {
+        let from = crate::audit::time::parse_date_or_instant(&a.period_from, 480)
+            .map_err(|e| e.to_string())?;
+        results.extend(crate::audit::checks::run_workflow(
+            &state.audits_dir,
+            &log,
+            &a.standards,
+            from,
+            at + 1,
+        )?);
+    }
     let clauses = clause_outcomes(&results);
     Ok((p.snapshot, results, clauses))
 }

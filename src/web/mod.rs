@@ -756,6 +756,18 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         for (name, text) in &g.files {
             std::fs::write(tmp.join(name), text).map_err(|e| e.to_string())?;
         }
+        // And its order log (the pilot's ~4,000 orders), for the process clauses.
+        let mut log = std::io::BufWriter::new(
+            std::fs::File::create(tmp.join("orders.csv")).map_err(|e| e.to_string())?,
+        );
+        crate::audit::generate::generate(
+            &crate::audit::generate::Settings::new(4_000, 1),
+            crate::audit::generate::OutFormat::Csv,
+            &mut log,
+        )
+        .map_err(|e| e.to_string())?;
+        std::io::Write::flush(&mut log).map_err(|e| e.to_string())?;
+        drop(log);
         std::fs::rename(&tmp, &platform_dir).map_err(|e| e.to_string())?;
         tracing::info!("generated a demo platform in {}", platform_dir.display());
     }
@@ -792,8 +804,9 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
             .db
             .create_audit(
                 &crate::db::audits::NewAudit {
-                    name: "演示：2023年度社区家政服务网点符合性审核",
+                    name: "演示：2023年度数字家政平台与社区网点符合性审核",
                     standards: &[
+                        "T/ZTAC 001.2—2023".to_string(),
                         "T/ZTAC 002—2023".to_string(),
                         "DB3301/T 0441—2024".to_string(),
                     ],

@@ -212,3 +212,60 @@ fn metrics_median_p90_and_min_n() {
         "fewer than min_n"
     );
 }
+
+/// An audit of the process standard includes the workflow rules' verdicts from the
+/// order log: every rule the generator planted a violation of fails.
+#[test]
+fn audits_include_the_workflow_rules_on_the_order_log() {
+    use biaozhun::audit::checks::{order_log, run_workflow};
+    use biaozhun::audit::generate::{OutFormat, Settings as LogSettings, generate as gen_log};
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = std::fs::File::create(dir.path().join("orders.csv")).unwrap();
+    let truth = gen_log(&LogSettings::new(3_000, 7), OutFormat::Csv, &mut f).unwrap();
+    drop(f);
+    let log = order_log(dir.path()).expect("orders.csv is found");
+    let from = parse_date_or_instant("2023-01-01", 480).unwrap();
+    // The generator's year starts at 08:00, so its last orders fall on 1 January.
+    let to = parse_date_or_instant("2024-01-02", 480).unwrap();
+    let results = run_workflow(
+        &root().join("audits"),
+        &log,
+        &["T/ZTAC 001.2—2023".to_string()],
+        from,
+        to,
+    )
+    .unwrap();
+    assert!(results.len() >= 30, "{}", results.len());
+    let mut compared = 0;
+    for (rule, cases) in &truth.rules {
+        // The truth also covers rules of the test rule set, not shipped.
+        let Some(r) = results.iter().find(|r| &r.id == rule) else {
+            continue;
+        };
+        if cases.is_empty() {
+            assert_ne!(r.outcome, Outcome::Fail, "{rule}");
+            continue;
+        }
+        compared += 1;
+        assert_eq!(r.outcome, Outcome::Fail, "{rule}");
+        assert_eq!(
+            r.failed,
+            cases.len(),
+            "{rule}: every planted case and no other"
+        );
+        assert_eq!(r.kind, "workflow");
+    }
+    assert!(compared >= 20, "{compared} rules compared with the truth");
+    let clauses = clause_outcomes(&results);
+    assert!(clauses.iter().any(|c| c.verdict == "不符合"));
+    // Nothing of another standard's scope.
+    let none = run_workflow(
+        &root().join("audits"),
+        &log,
+        &["T/ZTAC 002—2023".to_string()],
+        from,
+        to,
+    )
+    .unwrap();
+    assert!(none.is_empty());
+}

@@ -926,6 +926,7 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
     assert!(cfg.data.join("biaozhun.db").exists() && cfg.data.join("library/.git").exists());
     // The demo has a platform and an audit already run on it.
     assert!(cfg.data.join("platform/workers.csv").exists());
+    assert!(cfg.data.join("platform/orders.csv").exists());
     let audits = state.db.audits().await.unwrap();
     assert_eq!(audits.len(), 1);
     assert_eq!(audits[0].snapshot.len(), 64, "the run recorded its data");
@@ -935,6 +936,13 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
             .iter()
             .any(|v| v.verdict == biaozhun::db::audits::Verdict::Nonconform),
         "the demo shows real findings"
+    );
+    assert!(
+        verdicts
+            .iter()
+            .any(|v| v.clause.starts_with("T/ZTAC 001.2—2023#")
+                && v.verdict == biaozhun::db::audits::Verdict::Nonconform),
+        "the order log's workflow rules are part of it"
     );
     let key = std::fs::read(cfg.data.join("pseudonym.key")).unwrap();
     assert_eq!(key.len(), 32);
