@@ -80,6 +80,7 @@ impl Entity {
                 "birth_year",
                 "trainings_passed",
                 "training_hours",
+                "id_number_valid",
             ],
             Entity::Agencies => &[
                 "id",
@@ -89,6 +90,7 @@ impl Entity {
                 "grade",
                 "complaint_phone",
                 "workers",
+                "credit_code_valid",
             ],
             Entity::Complaints => &[
                 "id",
@@ -728,6 +730,7 @@ fn rows(p: &Platform, entity: Entity, at: Micros) -> Vec<(String, String, Vec<St
                             w.birth_year.to_string(),
                             n.to_string(),
                             h.to_string(),
+                            w.id_number_valid.to_string(),
                         ],
                     )
                 })
@@ -752,6 +755,7 @@ fn rows(p: &Platform, entity: Entity, at: Micros) -> Vec<(String, String, Vec<St
                             a.grade.clone().unwrap_or_default(),
                             a.complaint_phone.clone(),
                             workers.get(a.id.as_str()).copied().unwrap_or(0).to_string(),
+                            a.credit_code_valid.to_string(),
                         ],
                     )
                 })

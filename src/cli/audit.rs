@@ -302,6 +302,7 @@ fn data_cmd(args: DataArgs, out: &mut dyn Write) -> Result<ExitCode> {
                 let v = serde_json::json!({
                     "ok": true,
                     "snapshot": p.snapshot,
+                    "warnings": p.warnings,
                     "files": p.files.iter().map(|(n, h)| serde_json::json!({"name": n, "sha256": h})).collect::<Vec<_>>(),
                     "counts": {
                         "agencies": p.agencies.len(), "workers": p.workers.len(),
@@ -311,6 +312,9 @@ fn data_cmd(args: DataArgs, out: &mut dyn Write) -> Result<ExitCode> {
                 });
                 writeln!(out, "{v}").map_err(write_err)?;
             } else {
+                for w in &p.warnings {
+                    writeln!(out, "warning: {}/{w}", args.dir.display()).map_err(write_err)?;
+                }
                 writeln!(
                     out,
                     "{}: {} agencies, {} workers, {} outlets, {} code changes, {} complaints, {} training records\nsnapshot {}",

@@ -214,10 +214,12 @@ pub fn import_sources(
     let (f, rows) = take("agencies", &mut records);
     for (n, r) in &rows {
         let mut row = Row::new(&f, *n, r, &mut errors);
+        let (credit_code, credit_code_valid) = row.credit_code("credit_code");
         let a = Agency {
             id: row.required("id"),
             name: row.required("name"),
-            credit_code: row.credit_code("credit_code"),
+            credit_code,
+            credit_code_valid,
             town: row.required("town"),
             address: row.optional("address"),
             grade: row.grade("grade"),
@@ -231,20 +233,25 @@ pub fn import_sources(
     let (f, rows) = take("workers", &mut records);
     for (n, r) in &rows {
         let mut row = Row::new(&f, *n, r, &mut errors);
-        let id_number = row.id_card("id_number");
+        let id_card = row.id_card("id_number");
+        let id_number_valid = id_card.as_ref().is_some_and(|(_, ok)| *ok);
+        let id_number = id_card.map(|(id, _)| id);
         let phone = row.mobile("phone");
         let w = Worker {
+            id_number_valid,
             id: row.required("id"),
             name: row.required("name"),
             agency_id: row.required("agency_id"),
             birth_year: id_number
                 .as_deref()
+                .filter(|_| id_number_valid)
                 .and_then(|i| i[6..10].parse().ok())
                 .unwrap_or(0),
             id_masked: id_number
                 .as_deref()
+                .filter(|i| i.is_ascii() && i.len() >= 8)
                 .map(ids::mask_id_card)
-                .unwrap_or_default(),
+                .unwrap_or_else(|| "***".into()),
             id_hash: id_number
                 .as_deref()
                 .map(|i| ids::pseudonym(opts.key, "id", i))
@@ -346,6 +353,7 @@ pub fn import_sources(
     }
     check_references(&p, &sources, &lines, &raw_ids, &mut errors);
     if errors.0.is_empty() {
+        p.warnings = std::mem::take(&mut errors.1);
         p.code_changes
             .sort_by(|a, b| (&a.worker_id, a.at).cmp(&(&b.worker_id, b.at)));
         Ok(p)
@@ -518,9 +526,22 @@ fn schema_fields(entity: &str) -> Vec<&'static str> {
 }
 
 #[derive(Default)]
-struct Errors(Vec<RowError>);
+struct Errors(Vec<RowError>, Vec<RowError>);
 
 impl Errors {
+    /// A finding about the data that does not stop the import (an identifier that
+    /// fails its check: the platform accepted it, and the audit reports it).
+    fn warn(&mut self, file: &str, row: usize, field: &str, message: &str) {
+        if self.1.len() < MAX_ERRORS {
+            self.1.push(RowError {
+                file: file.to_string(),
+                row,
+                field: field.to_string(),
+                message: message.to_string(),
+            });
+        }
+    }
+
     fn push(&mut self, file: &str, row: usize, field: &str, message: &str) {
         if self.0.len() < MAX_ERRORS {
             self.0.push(RowError {
@@ -786,37 +807,53 @@ impl<'a> Row<'a> {
         }
     }
 
-    fn credit_code(&mut self, field: &str) -> String {
+    /// The credit code and whether it passes its checks. An invalid code does not
+    /// stop the import: it is a finding about the platform (which accepted it),
+    /// reported as a warning and as `credit_code_valid = false` for the checks.
+    fn credit_code(&mut self, field: &str) -> (String, bool) {
         let v = self.required(field);
         if v.is_empty() {
-            return v;
+            return (v, false);
         }
         match ids::validate_uscc(&v) {
-            Ok(c) => c,
+            Ok(c) => (c, true),
             Err(e) => {
-                self.error(field, &format!("统一社会信用代码 {v} 无效：{e}"));
-                v
+                self.errors.warn(
+                    self.file,
+                    self.line,
+                    field,
+                    &format!("统一社会信用代码 {v} 无效：{e}"),
+                );
+                (v.trim().to_ascii_uppercase(), false)
             }
         }
     }
 
-    /// A worker's ID number, validated; `None` (with an error) when invalid.
-    fn id_card(&mut self, field: &str) -> Option<String> {
+    /// A worker's ID number: (the validated number, or the raw text when it fails
+    /// its checks; whether it is valid). An invalid number is a finding, reported
+    /// masked; `None` only when the field is empty.
+    fn id_card(&mut self, field: &str) -> Option<(String, bool)> {
         let v = self.required(field);
         if v.is_empty() {
             return None;
         }
         match ids::validate_id_card(&v) {
-            Ok(id) => Some(id),
+            Ok(id) => Some((id, true)),
             Err(e) => {
                 // Never echo a full ID number, even a wrong one.
-                let shown = if v.len() >= 8 {
-                    ids::mask_id_card(&v)
+                let raw = v.trim().to_ascii_uppercase();
+                let shown = if raw.is_ascii() && raw.len() >= 8 {
+                    ids::mask_id_card(&raw)
                 } else {
                     "***".into()
                 };
-                self.error(field, &format!("身份证号 {shown} 无效：{e}"));
-                None
+                self.errors.warn(
+                    self.file,
+                    self.line,
+                    field,
+                    &format!("身份证号 {shown} 无效：{e}"),
+                );
+                Some((raw, false))
             }
         }
     }

@@ -54,8 +54,10 @@ impl CodeColor {
 pub struct Agency {
     pub id: String,
     pub name: String,
-    /// 统一社会信用代码, validated (organisations' codes are public).
+    /// 统一社会信用代码 (organisations' codes are public).
     pub credit_code: String,
+    /// Whether it passes GB 32100 / GB 11714 (an invalid one is a finding).
+    pub credit_code_valid: bool,
     pub town: String,
     pub address: String,
     /// GB/T 31772 grade (`1A`…`5A`), if rated.
@@ -70,6 +72,8 @@ pub struct Worker {
     pub id: String,
     pub name: String,
     pub agency_id: String,
+    /// Whether the ID number passes GB 11643 (an invalid one is a finding).
+    pub id_number_valid: bool,
     /// `3301**********002X`.
     pub id_masked: String,
     /// Keyed hash of the ID number (matches the same person across files).
@@ -151,6 +155,9 @@ pub struct Platform {
     pub snapshot: String,
     /// (file name, SHA-256) of each file read.
     pub files: Vec<(String, String)>,
+    /// Findings about the data that did not stop the import (identifiers that
+    /// fail their checks).
+    pub warnings: Vec<import::RowError>,
 }
 
 impl Platform {

@@ -285,9 +285,23 @@ fn demo_platform_then_audit_data() {
     )
     .unwrap();
     let o = biaozhun(&["audit", "data", out.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a bad identifier is a finding, not a failed import"
+    );
+    let text = stdout(&o);
+    assert!(
+        text.contains("warning: ") && text.contains("agencies.csv:2: credit_code:"),
+        "{text}"
+    );
+    // A structural problem fails the import: a dangling reference.
+    let workers = std::fs::read_to_string(out.join("workers.csv")).unwrap();
+    std::fs::write(out.join("workers.csv"), workers.replacen(",A", ",Z", 1)).unwrap();
+    let o = biaozhun(&["audit", "data", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let text = stdout(&o);
-    assert!(text.contains("agencies.csv:2: credit_code:"), "{text}");
+    assert!(text.contains("workers.csv:2: agency_id:"), "{text}");
     assert!(text.contains("1 problem(s)"), "{text}");
     // The generator refuses to write over an existing export.
     let o = biaozhun(&["demo", "platform", "--out", out.to_str().unwrap()]);

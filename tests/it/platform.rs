@@ -104,10 +104,7 @@ fn a_valid_export_imports_with_masked_identifiers() {
     );
 }
 
-#[test_case("agencies.csv", "91350100M000100Y43", "91350100M000100Y44", 2, "credit_code", "校验位应为“3”"; "credit code check character")]
-#[test_case("agencies.csv", "91330112MA27XF6T3A", "91330112MA27XF6T3", 3, "credit_code", "应为 18 位"; "credit code length")]
 #[test_case("agencies.csv", ",3A,", ",6A,", 2, "grade", "GB/T 31772"; "grade")]
-#[test_case("workers.csv", "11010519491231002X", "110105194912310021", 2, "id_number", "1101**********0021 无效：校验位"; "id number check, masked in the message")]
 #[test_case("workers.csv", "138-0013-8000", "12345", 2, "phone", "mobile"; "phone")]
 #[test_case("workers.csv", "2022-05-01", "2022-13-01", 2, "registered_at", "is not a date"; "bad month")]
 #[test_case("workers.csv", ",A002,", ",A009,", 3, "agency_id", "A009 is not in agencies"; "dangling agency")]
@@ -332,4 +329,50 @@ async fn live_source_on_postgres() {
 async fn live_source_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     live_source_matches_files(biaozhun::db::sqlite_url(&dir.path().join("platform.db"))).await;
+}
+
+/// An identifier that fails its check does not stop the import: the platform
+/// accepted it, so it is a finding. It is reported (masked) and marked invalid.
+#[test]
+fn invalid_identifiers_are_findings_not_import_errors() {
+    let files = with("agencies.csv", "91350100M000100Y43", "91350100M000100Y44");
+    let mut files2 = files.clone();
+    let w = files2.iter_mut().find(|(n, _)| n == "workers.csv").unwrap();
+    w.1 = w.1.replacen("11010519491231002X", "110105194912310021", 1);
+    let p = run(files2).unwrap();
+    assert!(!p.agencies[0].credit_code_valid && p.agencies[1].credit_code_valid);
+    assert!(!p.workers[0].id_number_valid && p.workers[1].id_number_valid);
+    assert_eq!(p.workers[0].id_masked, "1101**********0021");
+    assert_eq!(
+        p.workers[0].birth_year, 0,
+        "nothing is derived from a bad number"
+    );
+    assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+    let w0 = &p.warnings[0];
+    assert_eq!(
+        (w0.file.as_str(), w0.row, w0.field.as_str()),
+        ("agencies.csv", 2, "credit_code")
+    );
+    assert!(w0.message.contains("校验位应为“3”"), "{w0:?}");
+    let w1 = &p.warnings[1];
+    assert_eq!(
+        (w1.file.as_str(), w1.row, w1.field.as_str()),
+        ("workers.csv", 2, "id_number")
+    );
+    assert!(
+        w1.message.contains("1101**********0021") && !w1.message.contains("110105194912310021")
+    );
+    let json = serde_json::to_string(&p).unwrap();
+    assert!(
+        !json.contains("110105194912310021"),
+        "never in full, valid or not"
+    );
+    // A short code is invalid too, not a failed import.
+    let p = run(with(
+        "agencies.csv",
+        "91330112MA27XF6T3A",
+        "91330112MA27XF6T3",
+    ))
+    .unwrap();
+    assert!(p.warnings[0].message.contains("应为 18 位"));
 }
