@@ -14,6 +14,21 @@
     body.scrollIntoView({ block: "center" });
   });
 
+  // Long-running forms (running an audit's checks): say what is happening and
+  // keep the button from being pressed twice while the server works.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var busy = form.getAttribute && form.getAttribute("data-busy");
+    if (!busy) return;
+    var button = form.querySelector("button[type=submit], button:not([type])");
+    if (button) { button.disabled = true; button.textContent = busy; }
+    var note = document.createElement("p");
+    note.className = "busy";
+    note.setAttribute("role", "status");
+    note.textContent = busy;
+    form.appendChild(note);
+  });
+
   // The submission editor. As you type (debounced), one request to
   // POST /api/v1/preview returns the same diagnostics as `biaozhun check` and the
   // draft rendered by the standard page's own template. Diagnostics are marked in a

@@ -635,11 +635,14 @@ async fn an_auditor_works_through_the_on_site_checklist_on_a_phone() {
         )
         .await?;
         wait_text(&c, "h1", "2023年度网点现场审核").await?;
-        click_and_load(
-            &c,
-            c.find(Locator::Css("form[action$='/run'] button")).await?,
-        )
-        .await?;
+        let run = c.find(Locator::Css("form[action$='/run']")).await?;
+        assert!(
+            run.attr("data-busy")
+                .await?
+                .is_some_and(|b| b.contains("正在")),
+            "the run says it is working"
+        );
+        click_and_load(&c, run.find(Locator::Css("button")).await?).await?;
         let checks = wait_text(&c, "#checks", "网点具备招聘").await?;
         assert!(checks.contains("不符合"), "{checks}");
         shot(&c, "20-audit-phone").await;
