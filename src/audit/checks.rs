@@ -1123,11 +1123,6 @@ pub fn clause_outcomes(results: &[CheckResult]) -> Vec<ClauseOutcome> {
         .collect()
 }
 
-/// The rule files under `dir` (for callers that only have a directory).
-pub fn default_paths(dir: &Path) -> Vec<PathBuf> {
-    vec![dir.to_path_buf()]
-}
-
 /// How well a standard's requirement clauses are covered by checks.
 #[derive(Debug, Clone, Serialize)]
 pub struct Coverage {

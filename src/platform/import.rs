@@ -128,6 +128,26 @@ pub fn import_dir(dir: &Path, opts: &Options) -> Result<Platform, ImportError> {
     import_sources(sources, opts)
 }
 
+/// The (id, name) of every outlet in `dir`, reading only the outlets file: what
+/// a page listing the places of a checklist needs, without importing the rest.
+pub fn outlet_names(dir: &Path) -> Vec<(String, String)> {
+    ["outlets.csv", "outlets.json", "outlets.jsonl"]
+        .iter()
+        .find_map(|name| {
+            let bytes = std::fs::read(dir.join(name)).ok()?;
+            read_records(name, &bytes).ok()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(_, r)| {
+            Some((
+                r.get("id")?.clone(),
+                r.get("name").cloned().unwrap_or_default(),
+            ))
+        })
+        .collect()
+}
+
 /// `workers.csv` → `workers`; other names are not entity files.
 fn entity_of(name: &str) -> Option<&'static str> {
     let (stem, ext) = name.rsplit_once('.')?;

@@ -89,87 +89,39 @@ pub async fn list(
     })
 }
 
-#[derive(Deserialize)]
-pub struct NewForm {
-    name: String,
-    #[serde(default)]
-    standards: Vec<String>,
-    from: String,
-    to: String,
-}
-
 pub async fn create(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    body: axum::body::Bytes,
+    // Pairs, not a struct: the form sends `standards` once per ticked box.
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
-    // Several `standards` fields: parse the form by hand (serde_urlencoded keeps
-    // only one value per key).
-    let mut f = NewForm {
-        name: String::new(),
-        standards: Vec::new(),
-        from: String::new(),
-        to: String::new(),
+    let field = |k: &str| {
+        pairs
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
-    for (k, v) in form_urlencoded(&body) {
-        match k.as_str() {
-            "name" => f.name = v,
-            "standards" => f.standards.push(v),
-            "from" => f.from = v,
-            "to" => f.to = v,
-            _ => {}
-        }
-    }
+    let standards: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "standards")
+        .map(|(_, v)| v.clone())
+        .collect();
     let a = state
         .db
         .create_audit(
             &NewAudit {
-                name: &f.name,
-                standards: &f.standards,
-                period_from: &f.from,
-                period_to: &f.to,
+                name: &field("name"),
+                standards: &standards,
+                period_from: &field("from"),
+                period_to: &field("to"),
                 outlets: &[],
             },
             &user,
         )
         .await?;
     Ok(Redirect::to(&format!("/audits/{}", a.id)).into_response())
-}
-
-/// `a=1&b=2` → pairs, percent-decoded.
-fn form_urlencoded(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &[u8]| -> String {
-        let mut out = Vec::with_capacity(s.len());
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < s.len() => {
-                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).unwrap_or("");
-                    match u8::from_str_radix(hex, 16) {
-                        Ok(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    body.split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut kv = pair.splitn(2, |&b| b == b'=');
-            let k = decode(kv.next().unwrap_or(b""));
-            let v = decode(kv.next().unwrap_or(b""));
-            (k, v)
-        })
-        .collect()
 }
 
 pub struct ClauseRow {
@@ -388,17 +340,9 @@ async fn page(
     // The checklist: each manual item in scope, at each place it applies to.
     let items = state.db.items(id).await?;
     let evidence = state.db.evidence(id).await?;
-    let platform_outlets: Vec<(String, String)> = crate::platform::import::import_dir(
-        &state.platform_dir,
-        &crate::platform::import::Options { key: b"-" },
-    )
-    .map(|p| {
-        p.outlets
-            .iter()
-            .map(|o| (o.id.clone(), o.name.clone()))
-            .collect()
-    })
-    .unwrap_or_default();
+    // Only the outlets file: importing (and validating) the whole platform on
+    // every page view would parse thousands of workers to list 18 places.
+    let platform_outlets = crate::platform::import::outlet_names(&state.platform_dir);
     let mut places: Vec<PlaceGroup> = Vec::new();
     fn group(places: &mut Vec<PlaceGroup>, target: &str, label: &str) -> usize {
         if let Some(i) = places.iter().position(|g| g.target == target) {
