@@ -9,6 +9,7 @@ pub mod db;
 pub mod diag;
 pub mod library;
 pub mod platform;
+pub mod report;
 pub mod search;
 pub mod standard;
 pub mod submission;

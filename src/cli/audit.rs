@@ -530,7 +530,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))
 }
 
-async fn open_db(args: &DbArgs) -> Result<crate::db::Db> {
+pub(crate) async fn open_db(args: &DbArgs) -> Result<crate::db::Db> {
     let url = match &args.database_url {
         Some(u) => u.clone(),
         None => {

@@ -9,6 +9,7 @@ mod import;
 pub mod library;
 mod list;
 mod provisions;
+mod report;
 mod search;
 mod serve;
 mod show;
@@ -60,6 +61,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Import drafts from other formats (Word .docx).
     Import(import::ImportArgs),
+    /// Reports: an audit's PDF (typst), XLSX, CSV or OSCAL assessment results.
+    Report(report::ReportArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -94,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Demo(a) => audit::run_demo(a, &mut out),
         Command::Serve(a) => serve::run(a, &mut out),
         Command::Import(a) => import::run(a, &mut out),
+        Command::Report(a) => report::run(a, &mut out),
     };
     match result {
         Ok(code) => code,
@@ -111,7 +115,7 @@ pub fn default_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("standards"))
 }
 
-fn load(dir: &std::path::Path) -> Result<crate::standard::Collection> {
+pub(crate) fn load(dir: &std::path::Path) -> Result<crate::standard::Collection> {
     if !dir.exists() {
         return Err(CliError::Usage(format!(
             "standards directory `{}` does not exist (pass --dir DIR or set BIAOZHUN_STANDARDS)",
@@ -131,7 +135,7 @@ fn print_json(out: &mut dyn std::io::Write, value: &impl serde::Serialize) -> Re
     writeln!(out, "{text}").map_err(write_err)
 }
 
-fn write_err(e: std::io::Error) -> CliError {
+pub(crate) fn write_err(e: std::io::Error) -> CliError {
     CliError::Io {
         path: "stdout".into(),
         source: e,

@@ -797,6 +797,31 @@ impl Db {
         Ok(eid)
     }
 
+    /// Everyone who worked on an audit (created, judged, recorded, closed it), as
+    /// (display name, username, role), in account order: the report's auditors.
+    pub async fn audit_people(&self, id: i64) -> Result<Vec<(String, String, String)>, AuditError> {
+        let rows = sqlx::query(
+            "SELECT display_name, username, role FROM users WHERE id IN (\
+               SELECT created_by FROM audits WHERE id = $1 \
+               UNION SELECT closed_by FROM audits WHERE id = $1 \
+               UNION SELECT updated_by FROM audit_clauses WHERE audit_id = $1 \
+               UNION SELECT updated_by FROM audit_items WHERE audit_id = $1 \
+               UNION SELECT created_by FROM findings WHERE audit_id = $1) ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("display_name")?,
+                    r.try_get("username")?,
+                    r.try_get("role")?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn evidence(&self, id: i64) -> Result<Vec<Evidence>, AuditError> {
         let rows = sqlx::query(
             "SELECT id, finding_id, item_id, target, sha256, name, mime, size, at FROM evidence \

@@ -200,6 +200,9 @@ pub struct AuditPage {
     coverage: Vec<(String, usize, usize, usize, String, Vec<String>)>,
     /// Other audits to compare with: (id, name).
     others: Vec<(i64, String)>,
+    /// Characters of this audit's texts that no font has: the PDF would show
+    /// blanks there. One line per character, with where it occurs.
+    glyphs: Vec<String>,
 }
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -410,7 +413,7 @@ async fn page(
         }
     }
     places.retain(|g| !g.rows.is_empty());
-    let findings = state
+    let findings: Vec<FindingRow> = state
         .db
         .findings(id)
         .await?
@@ -468,7 +471,38 @@ async fn page(
         .filter(|o| o.id != a.id)
         .map(|o| (o.id, o.name))
         .collect();
+    // What the report will print that no font may have: people's names, findings,
+    // notes and justifications (the standards' text is checked by the tests).
+    let people = state.db.audit_people(id).await?;
+    let mut texts = serde_json::Map::new();
+    texts.insert("审核名称".into(), a.name.clone().into());
+    for (name, _, _) in &people {
+        texts.insert(format!("审核组 {name}"), name.clone().into());
+    }
+    for f in &findings {
+        texts.insert(
+            format!("发现 #{}", f.id),
+            format!("{} {} {} {}", f.title, f.observed, f.target, f.owner).into(),
+        );
+    }
+    for c in verdicts.iter().filter(|c| !c.justification.is_empty()) {
+        texts.insert(
+            format!("条款 {} 的说明", c.clause),
+            c.justification.clone().into(),
+        );
+    }
+    for r in items.iter().filter(|r| !r.note.is_empty()) {
+        texts.insert(
+            format!("检查项 {} {}", r.item_id, r.target),
+            r.note.clone().into(),
+        );
+    }
+    let glyphs = crate::report::pdf::missing_glyphs(&serde_json::Value::Object(texts))
+        .into_iter()
+        .map(|m| m.to_string())
+        .collect();
     Ok(AuditPage {
+        glyphs,
         coverage,
         others,
         nav: Nav::of(viewer),
@@ -1026,4 +1060,90 @@ pub async fn outlet(
         outlet,
         rows,
     })
+}
+
+#[derive(Deserialize, Default)]
+pub struct ReportQuery {
+    /// CSV only: `clauses` (default) or `findings`.
+    #[serde(default)]
+    table: String,
+}
+
+/// Gathers an audit's report from the live state (standards, checks, evidence).
+pub(super) async fn gather_report(
+    state: &AppState,
+    id: i64,
+) -> Result<crate::report::audit::Gathered, AppError> {
+    let set = checks(state)?;
+    let workflow = crate::audit::rules::RuleSet::load(std::slice::from_ref(&state.audits_dir))
+        .map(|r| r.rules)
+        .unwrap_or_default();
+    let content = state.content();
+    let sources = crate::report::audit::Sources {
+        db: &state.db,
+        coll: &content.coll,
+        checks: &set,
+        workflow: &workflow,
+        evidence: Some(&state.evidence),
+        outlets: crate::platform::import::outlet_names(&state.platform_dir),
+    };
+    match crate::report::audit::gather(&sources, id, crate::db::now()).await {
+        Ok(g) => Ok(g),
+        Err(AuditError::Missing) => Err(AppError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /audits/{id}/report/{format}`: the report as a download. The PDF is
+/// compiled on a blocking thread (typst takes a few hundred milliseconds). A PDF
+/// with characters no font has is still served, with the characters and their
+/// places in `X-Missing-Glyphs`; the audit page shows the same warning.
+pub async fn report(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, format)): Path<(i64, String)>,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let format = crate::report::Format::parse(&format).ok_or(AppError::NotFound)?;
+    let table = match q.table.as_str() {
+        "findings" => crate::report::tables::Table::Findings,
+        _ => crate::report::tables::Table::Clauses,
+    };
+    let gathered = gather_report(&state, id).await?;
+    let no = gathered.report.report_no.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::report::render_audit(&gathered, format, table, false)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let suffix = match (format, table) {
+        (crate::report::Format::Csv, crate::report::tables::Table::Findings) => "-findings",
+        _ => "",
+    };
+    let file = format!("{no}{suffix}.{}", format.extension());
+    let mut resp = (
+        [
+            (axum::http::header::CONTENT_TYPE, format.mime().to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        out.bytes,
+    )
+        .into_response();
+    if !out.missing.is_empty() {
+        let list: Vec<String> = out
+            .missing
+            .iter()
+            .map(|m| format!("U+{:04X}", m.ch as u32))
+            .collect();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&list.join(" ")) {
+            resp.headers_mut().insert("x-missing-glyphs", v);
+        }
+    }
+    Ok(resp)
 }

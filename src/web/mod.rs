@@ -75,6 +75,8 @@ const ADMIN: &[Role] = &[Role::Admin];
 const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
 /// Who audits the platform.
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
+/// Who may download audit reports: the auditors, and the experts who accept the pilot.
+const REPORT_READERS: &[Role] = &[Role::Auditor, Role::Admin, Role::Expert];
 /// Who writes and reviews department standards.
 const AUTHORS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Admin];
 
@@ -132,6 +134,8 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/audits/{id}/findings/{finding}/status", access: Access::Roles(AUDITORS), example: "/audits/1/findings/1/status", summary: "推进整改状态", handler: || post(audits::finding_status) },
     RouteSpec { method: "POST", path: "/audits/{id}/close", access: Access::Roles(AUDITORS), example: "/audits/1/close", summary: "关闭审核（此后只读）", handler: || post(audits::close) },
     RouteSpec { method: "POST", path: "/audits/{id}/revise", access: Access::Roles(AUDITORS), example: "/audits/1/revise", summary: "为已关闭的审核创建更正版本", handler: || post(audits::revise) },
+    RouteSpec { method: "GET", path: "/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/audits/1/report/csv", summary: "下载审核报告：pdf、xlsx、csv（?table=findings 为发现表）、oscal（OSCAL 1.1 评估结果 JSON）", handler: || get(audits::report) },
+    RouteSpec { method: "GET", path: "/api/v1/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/api/v1/audits/1/report/oscal", summary: "审核报告（同上，供 GRC 工具用 API 令牌拉取 OSCAL）", handler: || get(audits::report) },
     RouteSpec { method: "GET", path: "/evidence/{sha}", access: Access::Roles(AUDITORS), example: "/evidence/68c11dc1d3a2d1c5fec8479ea5909e316abb6e0f0df67efa890c193d75e44eed", summary: "证据文件（按 SHA-256）", handler: || get(audits::evidence_file) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
@@ -800,32 +804,150 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
             .await
             .map_err(|e| e.to_string())?
     {
+        demo_audits(&state, &auditor).await?;
+    }
+    Ok((state, setup))
+}
+
+/// The demo's audits: last year's, closed, and this year's, run on the simulated
+/// platform with what an auditor would have recorded — findings with owners and
+/// due dates at several stages, an observation, on-site checks at one outlet — so
+/// the audit page and its reports show everything on first start.
+async fn demo_audits(state: &AppState, auditor: &crate::db::accounts::User) -> Result<(), String> {
+    use crate::db::audits::{NewAudit, Verdict};
+    let e = |e: crate::db::audits::AuditError| e.to_string();
+    let standards = [
+        "T/ZTAC 001.2—2023".to_string(),
+        "T/ZTAC 002—2023".to_string(),
+        "DB3301/T 0441—2024".to_string(),
+    ];
+    let mut last = None;
+    for (name, from, to) in [
+        (
+            "演示：2022年度数字家政平台与社区网点符合性审核",
+            "2022-01-01",
+            "2022-12-31",
+        ),
+        (
+            "演示：2023年度数字家政平台与社区网点符合性审核",
+            "2023-01-01",
+            "2023-12-31",
+        ),
+    ] {
         let a = state
             .db
             .create_audit(
-                &crate::db::audits::NewAudit {
-                    name: "演示：2023年度数字家政平台与社区网点符合性审核",
-                    standards: &[
-                        "T/ZTAC 001.2—2023".to_string(),
-                        "T/ZTAC 002—2023".to_string(),
-                        "DB3301/T 0441—2024".to_string(),
-                    ],
-                    period_from: "2023-01-01",
-                    period_to: "2023-12-31",
+                &NewAudit {
+                    name,
+                    standards: &standards,
+                    period_from: from,
+                    period_to: to,
                     outlets: &[],
                 },
-                &auditor,
+                auditor,
             )
             .await
-            .map_err(|e| e.to_string())?;
-        let (snapshot, results, clauses) = audits::evaluate_audit(&state, &a)?;
+            .map_err(e)?;
+        let (snapshot, results, clauses) = audits::evaluate_audit(state, &a)?;
         state
             .db
             .record_run(a.id, &snapshot, &results, &clauses)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(e)?;
+        if last.is_none() {
+            state.db.close_audit(a.id, auditor).await.map_err(e)?;
+        }
+        last = Some((a, results));
     }
-    Ok((state, setup))
+    let Some((a, results)) = last else {
+        return Ok(());
+    };
+    // Findings for the first failed record checks, as an auditor records them.
+    let failed = results
+        .iter()
+        .filter(|r| r.kind == "record" && r.outcome == crate::audit::checks::Outcome::Fail);
+    let plan = [
+        ("major", "平台运营部 王喆", "2024-01-31", 2),
+        ("minor", "网点管理科 李堃", "2024-02-29", 1),
+        ("minor", "质量部 刘䶮", "2024-03-31", 0),
+    ];
+    for (r, (severity, owner, due, steps)) in failed.zip(plan) {
+        let Some(clause) = r.clauses.first() else {
+            continue;
+        };
+        let first = r.samples.first();
+        let observed = format!(
+            "自动检查“{}”：检查 {} 条，不符合 {} 条。{}",
+            r.title,
+            r.checked,
+            r.failed,
+            first
+                .map(|s| format!("例如 {} {}。", s.id, s.name))
+                .unwrap_or_default()
+        );
+        let target = first
+            .map(|s| format!("{} {}", s.id, s.name).trim().to_string())
+            .unwrap_or_default();
+        let f = state
+            .db
+            .add_finding(
+                a.id, clause, severity, &r.title, &observed, &target, owner, due, auditor,
+            )
+            .await
+            .map_err(e)?;
+        for (from, to) in [("open", "corrected"), ("corrected", "verified")]
+            .into_iter()
+            .take(steps)
+        {
+            state
+                .db
+                .set_finding_status(f, from, to, auditor)
+                .await
+                .map_err(e)?;
+        }
+    }
+    // On site at O01: every outlet item checked; one clause judged an observation.
+    let set = crate::audit::checks::CheckSet::load(std::slice::from_ref(&state.audits_dir))
+        .map_err(|d| format!("{} errors in the checks", d.len()))?;
+    let in_scope = |c: &String| standards.iter().any(|s| c.starts_with(&format!("{s}#")));
+    for item in set
+        .manual
+        .iter()
+        .filter(|m| m.per == crate::audit::checks::Per::Outlet && m.clauses.iter().any(in_scope))
+    {
+        state
+            .db
+            .set_item(
+                a.id,
+                &item.id,
+                "O01",
+                Verdict::Conform,
+                "现场查看，符合",
+                auditor,
+            )
+            .await
+            .map_err(e)?;
+    }
+    if let Some(item) = set
+        .manual
+        .iter()
+        .find(|m| m.per == crate::audit::checks::Per::Platform && m.clauses.iter().any(in_scope))
+        && let Some(clause) = item.clauses.iter().find(|c| in_scope(c))
+    {
+        state
+            .db
+            .set_clause_verdict(
+                a.id,
+                clause,
+                Verdict::Observation,
+                "",
+                "制度已建立，但上一年度的执行记录分散在各部门，建议统一归档",
+                auditor,
+            )
+            .await
+            .map_err(e)?;
+    }
+    Ok(())
 }
 
 /// Serves until Ctrl-C / SIGTERM, then finishes the requests in flight.

@@ -730,6 +730,27 @@ async fn an_auditor_works_through_the_on_site_checklist_on_a_phone() {
         .await?;
         wait_text(&c, "#findings", "已整改").await?;
         shot(&c, "22-audit-closed").await;
+
+        // The signed report: the download buttons fetch a PDF whose text has the
+        // finding recorded on site (fetched by the page itself, with its session).
+        let pdf = c
+            .find(Locator::Css("#downloads a[href$='/report/pdf']"))
+            .await?;
+        assert!(pdf.is_displayed().await?, "the PDF button is visible on a phone");
+        let got = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 fetch(document.querySelector('#downloads a[href$=\"/report/pdf\"]').href)\
+                   .then(r => r.arrayBuffer().then(b => done([r.status, r.headers.get('content-type'),\
+                      String.fromCharCode(...new Uint8Array(b.slice(0, 5)))])));",
+                vec![],
+            )
+            .await?;
+        assert_eq!(
+            got,
+            serde_json::json!([200, "application/pdf", "%PDF-"]),
+            "the PDF downloads"
+        );
         Ok::<(), CmdError>(())
     }
     .await;

@@ -374,6 +374,64 @@ fn audit_run_stores_an_audit_that_audit_show_reads_back() {
         "{text}"
     );
     assert!(text.contains("不符合") && text.contains("未评价"), "{text}");
+    // Its report in every format, each file written whole.
+    let id = id.to_string();
+    for (format, magic) in [
+        ("pdf", &b"%PDF-"[..]),
+        ("xlsx", b"PK\x03\x04"),
+        ("csv", "\u{feff}条款,标准".as_bytes()),
+        ("oscal", b"{\n  \"assessment-results\""),
+    ] {
+        let file = dir.path().join(format!("report.{format}"));
+        let o = biaozhun(&[
+            "report",
+            "audit",
+            &id,
+            "--format",
+            format,
+            "-o",
+            file.to_str().unwrap(),
+            "--data-dir",
+            data_dir,
+            "--strict",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        assert!(stderr(&o).contains("BZSH-"), "{}", stderr(&o));
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            bytes.starts_with(magic),
+            "{format}: {:?}",
+            &bytes[..bytes.len().min(20)]
+        );
+    }
+    // An unknown audit, and an output that cannot be written, say so and leave
+    // nothing behind.
+    let out = dir.path().join("nowhere").join("r.pdf");
+    let o = biaozhun(&[
+        "report",
+        "audit",
+        "99",
+        "-o",
+        out.to_str().unwrap(),
+        "--data-dir",
+        data_dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no audit #99"), "{}", stderr(&o));
+    let o = biaozhun(&[
+        "report",
+        "audit",
+        &id,
+        "--format",
+        "csv",
+        "-o",
+        out.to_str().unwrap(),
+        "--data-dir",
+        data_dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
+    assert!(!dir.path().join("nowhere").exists());
     // A user who may not audit, and a missing database, are clear errors.
     let o = biaozhun(&[
         "audit",

@@ -9,6 +9,7 @@ mod fixtures;
 mod library;
 mod platform;
 mod provisions;
+mod report;
 mod robustness;
 mod search;
 mod standards;

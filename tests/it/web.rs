@@ -927,9 +927,18 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
     // The demo has a platform and an audit already run on it.
     assert!(cfg.data.join("platform/workers.csv").exists());
     assert!(cfg.data.join("platform/orders.csv").exists());
+    // Last year's, closed (for trends and comparison), and this year's, newest first.
     let audits = state.db.audits().await.unwrap();
-    assert_eq!(audits.len(), 1);
+    assert_eq!(audits.len(), 2);
+    assert_eq!(
+        (audits[0].state.as_str(), audits[1].state.as_str()),
+        ("open", "closed")
+    );
     assert_eq!(audits[0].snapshot.len(), 64, "the run recorded its data");
+    let findings = state.db.findings(audits[0].id).await.unwrap();
+    assert_eq!(findings.len(), 3, "an auditor's findings");
+    let statuses: Vec<&str> = findings.iter().map(|f| f.status.as_str()).collect();
+    assert_eq!(statuses, ["verified", "corrected", "open"]);
     let verdicts = state.db.clause_verdicts(audits[0].id).await.unwrap();
     assert!(
         verdicts
@@ -956,7 +965,7 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
         state.db.user_count().await.unwrap(),
         1 + Role::ALL.len() as i64
     );
-    assert_eq!(state.db.audits().await.unwrap().len(), 1, "not again");
+    assert_eq!(state.db.audits().await.unwrap().len(), 2, "not again");
     assert_eq!(state.pseudonym_key, key, "the key is kept");
     assert!(matches!(
         state
@@ -1581,4 +1590,75 @@ async fn audit_coverage_and_comparison_pages() {
         row42.split("</tr>").next().unwrap_or("").contains("改善"),
         "{cmp}"
     );
+    // Report downloads from the audit page.
+    assert!(
+        page.contains(&format!("/audits/{}/report/pdf", ids[1])),
+        "{page}"
+    );
+    for (format, mime, magic) in [
+        ("pdf", "application/pdf", &b"%PDF-"[..]),
+        (
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            b"PK",
+        ),
+        (
+            "csv?table=findings",
+            "text/csv; charset=utf-8",
+            "\u{feff}编号".as_bytes(),
+        ),
+        ("oscal", "application/json", b"{"),
+    ] {
+        let r = as_me(c.get(format!("{}/audits/{}/report/{format}", s.base, ids[1])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{format}");
+        assert_eq!(r.headers()["content-type"], mime);
+        let disposition = r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            disposition.starts_with("attachment; filename=\"BZSH-"),
+            "{disposition}"
+        );
+        assert!(r.headers().get("x-missing-glyphs").is_none());
+        let bytes = r.bytes().await.unwrap();
+        assert!(bytes.starts_with(magic), "{format}");
+    }
+    let r = as_me(c.get(format!("{}/audits/{}/report/docx", s.base, ids[1])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // A character no font has: the page warns, saying where; the PDF says which.
+    s.state
+        .db
+        .set_clause_verdict(
+            ids[1],
+            "T/ZTAC 002—2023#4.3",
+            Verdict::Nonconform,
+            "minor",
+            "站长签名为生僻字\u{10FFFD}",
+            &me,
+        )
+        .await
+        .unwrap();
+    let page = as_me(c.get(format!("{}/audits/{}", s.base, ids[1])))
+        .body_text()
+        .await;
+    let warning = page
+        .split("id=\"glyph-warning\"")
+        .nth(1)
+        .expect("a glyph warning");
+    assert!(
+        warning.contains("U+10FFFD") && warning.contains("4.3"),
+        "{warning}"
+    );
+    let r = as_me(c.get(format!("{}/audits/{}/report/pdf", s.base, ids[1])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-missing-glyphs"], "U+10FFFD");
 }
