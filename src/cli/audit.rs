@@ -352,7 +352,7 @@ fn data_cmd(args: DataArgs, out: &mut dyn Write) -> Result<ExitCode> {
     }
 }
 
-fn load_checks(paths: &[PathBuf]) -> Result<crate::audit::checks::CheckSet> {
+pub(crate) fn load_checks(paths: &[PathBuf]) -> Result<crate::audit::checks::CheckSet> {
     crate::audit::checks::CheckSet::load(paths).map_err(|diags| {
         let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
         CliError::Usage(format!("the checks have errors:\n{}", text.join("\n")))
@@ -745,7 +745,7 @@ fn rand_key() -> [u8; 32] {
     k
 }
 
-fn load_rules(paths: &[PathBuf]) -> Result<RuleSet> {
+pub(crate) fn load_rules(paths: &[PathBuf]) -> Result<RuleSet> {
     for p in paths {
         if !p.exists() {
             return Err(CliError::Usage(format!(

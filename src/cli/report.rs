@@ -92,16 +92,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn audit_report(args: AuditReportArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let coll = collection(&args)?;
-    let checks = crate::audit::checks::CheckSet::load(&args.rules).map_err(|diags| {
-        let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-        CliError::Usage(format!("the checks have errors:\n{}", text.join("\n")))
-    })?;
-    let workflow = crate::audit::rules::RuleSet::load(&args.rules)
-        .map(|r| r.rules)
-        .map_err(|diags| {
-            let text: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
-            CliError::Usage(format!("the rule set has errors:\n{}", text.join("\n")))
-        })?;
+    // Rules first: it says clearly when the rules path does not exist.
+    let workflow = super::audit::load_rules(&args.rules)?.rules;
+    let checks = super::audit::load_checks(&args.rules)?;
     let evidence = crate::audit::evidence::EvidenceStore::new(&args.db.data_dir.join("evidence"));
     let outlets = crate::platform::import::outlet_names(&args.db.data_dir.join("platform"));
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -408,7 +408,8 @@ fn field_value(v: &str) -> String {
     }
 }
 
-fn sample_text(s: &serde_json::Value) -> String {
+/// One evidence sample of a stored check result: `W00017 张三：健康体检有效期至 2023-10-12`.
+pub fn sample_text(s: &serde_json::Value) -> String {
     let fields: Vec<String> = s["fields"]
         .as_array()
         .map(|f| {
@@ -437,7 +438,8 @@ fn sample_text(s: &serde_json::Value) -> String {
     }
 }
 
-fn result_detail(v: &serde_json::Value) -> String {
+/// A stored check result's figures: `实测 96.4%，目标 >= 95%` or `检查 3500 条，不符合 12 条`.
+pub fn result_detail(v: &serde_json::Value) -> String {
     match v["value"].as_str() {
         Some(val) => format!("实测 {val}，目标 {}", v["target"].as_str().unwrap_or("")),
         None => format!(
@@ -446,6 +448,20 @@ fn result_detail(v: &serde_json::Value) -> String {
             v["failed"].as_u64().unwrap_or(0)
         ),
     }
+}
+
+/// A stored check result's clauses by number: `4.2、4.3`.
+pub fn clause_numbers(v: &serde_json::Value) -> String {
+    v["clauses"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|x| x.as_str())
+                .map(|x| x.split_once('#').map(|p| p.1).unwrap_or(x).to_string())
+                .collect::<Vec<_>>()
+                .join("、")
+        })
+        .unwrap_or_default()
 }
 
 fn outcome_label(o: &str) -> &'static str {
@@ -980,16 +996,7 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
                 id: r.check_id.clone(),
                 kind: r.kind.clone(),
                 title: v["title"].as_str().unwrap_or("").to_string(),
-                clauses: v["clauses"]
-                    .as_array()
-                    .map(|c| {
-                        c.iter()
-                            .filter_map(|x| x.as_str())
-                            .map(|x| x.split_once('#').map(|p| p.1).unwrap_or(x).to_string())
-                            .collect::<Vec<_>>()
-                            .join("、")
-                    })
-                    .unwrap_or_default(),
+                clauses: clause_numbers(v),
                 outcome: outcome_label(v["outcome"].as_str().unwrap_or("")).to_string(),
                 detail: result_detail(v),
             }

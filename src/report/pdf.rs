@@ -60,47 +60,40 @@ impl Fonts {
     }
 }
 
-fn bundled_entries() -> Vec<(Font, FontInfo)> {
-    let mut out = Vec::new();
-    for data in BUNDLED {
-        for font in Font::iter(Bytes::new(data)) {
+/// The bundled faces and typst's own, then (with `system`) the system's fonts.
+fn load_fonts(system: bool) -> Fonts {
+    let mut store = FontStore::new();
+    let mut infos = Vec::new();
+    let embedded = BUNDLED
+        .iter()
+        .flat_map(|data| Font::iter(Bytes::new(*data)))
+        .map(|font| {
             let info = font.info().clone();
-            out.push((font, info));
+            (font, info)
+        })
+        .chain(typst_kit::fonts::embedded());
+    for (font, info) in embedded {
+        infos.push(info.clone());
+        store.push((font, info));
+    }
+    if system {
+        for (path, info) in typst_kit::fonts::system() {
+            infos.push(info.clone());
+            store.push((path, info));
         }
     }
-    out.extend(typst_kit::fonts::embedded());
-    out
+    Fonts { store, infos }
 }
 
 fn bundled() -> &'static Fonts {
     static F: OnceLock<Fonts> = OnceLock::new();
-    F.get_or_init(|| {
-        let mut store = FontStore::new();
-        let mut infos = Vec::new();
-        for (font, info) in bundled_entries() {
-            infos.push(info.clone());
-            store.push((font, info));
-        }
-        Fonts { store, infos }
-    })
+    F.get_or_init(|| load_fonts(false))
 }
 
 /// Bundled fonts plus the system's: scanned once, only when a report needs them.
 fn with_system() -> &'static Fonts {
     static F: OnceLock<Fonts> = OnceLock::new();
-    F.get_or_init(|| {
-        let mut store = FontStore::new();
-        let mut infos = Vec::new();
-        for (font, info) in bundled_entries() {
-            infos.push(info.clone());
-            store.push((font, info));
-        }
-        for (path, info) in typst_kit::fonts::system() {
-            infos.push(info.clone());
-            store.push((path, info));
-        }
-        Fonts { store, infos }
-    })
+    F.get_or_init(|| load_fonts(true))
 }
 
 /// Characters that need no glyph (layout controls).

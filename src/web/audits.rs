@@ -282,57 +282,20 @@ async fn page(
                 "fail" => ("不符合", "bad"),
                 _ => ("未评价", "todo"),
             };
-            let detail = match v["value"].as_str() {
-                Some(val) => format!("实测 {val}，目标 {}", v["target"].as_str().unwrap_or("")),
-                None => format!(
-                    "检查 {} 条，不符合 {} 条",
-                    v["checked"].as_u64().unwrap_or(0),
-                    v["failed"].as_u64().unwrap_or(0)
-                ),
-            };
+            let detail = crate::report::audit::result_detail(v);
             let samples = v["samples"]
                 .as_array()
                 .map(|a| {
                     a.iter()
                         .take(5)
-                        .map(|s| {
-                            let fields: Vec<String> = s["fields"]
-                                .as_array()
-                                .map(|f| {
-                                    f.iter()
-                                        .map(|kv| {
-                                            format!(
-                                                "{}={}",
-                                                kv[0].as_str().unwrap_or(""),
-                                                kv[1].as_str().unwrap_or("")
-                                            )
-                                        })
-                                        .collect()
-                                })
-                                .unwrap_or_default();
-                            format!(
-                                "{} {}（{}）",
-                                s["id"].as_str().unwrap_or(""),
-                                s["name"].as_str().unwrap_or(""),
-                                fields.join("，")
-                            )
-                        })
+                        .map(crate::report::audit::sample_text)
                         .collect()
                 })
                 .unwrap_or_default();
             CheckRow {
                 id: r.check_id.clone(),
                 title: v["title"].as_str().unwrap_or("").to_string(),
-                clauses: v["clauses"]
-                    .as_array()
-                    .map(|c| {
-                        c.iter()
-                            .filter_map(|x| x.as_str())
-                            .map(|x| x.split_once('#').map(|p| p.1).unwrap_or(x).to_string())
-                            .collect::<Vec<_>>()
-                            .join("、")
-                    })
-                    .unwrap_or_default(),
+                clauses: crate::report::audit::clause_numbers(v),
                 outcome: label,
                 class,
                 detail,

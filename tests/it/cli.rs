@@ -432,6 +432,23 @@ fn audit_run_stores_an_audit_that_audit_show_reads_back() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nowhere"), "{}", stderr(&o));
     assert!(!dir.path().join("nowhere").exists());
+    let o = biaozhun(&[
+        "report",
+        "audit",
+        &id,
+        "-o",
+        "x.pdf",
+        "--rules",
+        "no-such-rules",
+        "--data-dir",
+        data_dir,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("rules `no-such-rules` do not exist"),
+        "{}",
+        stderr(&o)
+    );
     // A user who may not audit, and a missing database, are clear errors.
     let o = biaozhun(&[
         "audit",
