@@ -8,6 +8,7 @@ pub mod cli;
 pub mod db;
 pub mod diag;
 pub mod library;
+pub mod monitor;
 pub mod platform;
 pub mod report;
 pub mod search;

@@ -8,6 +8,7 @@ mod check;
 mod import;
 pub mod library;
 mod list;
+mod monitor;
 mod provisions;
 mod report;
 mod search;
@@ -63,6 +64,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Reports: an audit's PDF (typst), XLSX, CSV or OSCAL assessment results.
     Report(report::ReportArgs),
+    /// Live monitoring: follow the platform's event table (pull mode).
+    Monitor(monitor::MonitorArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -98,6 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(a) => serve::run(a, &mut out),
         Command::Import(a) => import::run(a, &mut out),
         Command::Report(a) => report::run(a, &mut out),
+        Command::Monitor(a) => monitor::run(a, &mut out),
     };
     match result {
         Ok(code) => code,
@@ -129,7 +133,10 @@ pub(crate) fn load(dir: &std::path::Path) -> Result<crate::standard::Collection>
 }
 
 /// Pretty JSON of any serialisable value, one document per command (`--json`).
-fn print_json(out: &mut dyn std::io::Write, value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn print_json(
+    out: &mut dyn std::io::Write,
+    value: &impl serde::Serialize,
+) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::Usage(format!("cannot encode JSON: {e}")))?;
     writeln!(out, "{text}").map_err(write_err)

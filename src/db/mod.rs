@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audits;
+pub mod events;
 pub mod submissions;
 
 use std::path::Path;

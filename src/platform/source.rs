@@ -65,7 +65,7 @@ pub fn load_mapping(path: &Path) -> Result<Mapping, String> {
 }
 
 /// A column value as JSON, whatever its SQL type among those the driver knows.
-fn cell(row: &sqlx::any::AnyRow, i: usize) -> serde_json::Value {
+pub(crate) fn cell(row: &sqlx::any::AnyRow, i: usize) -> serde_json::Value {
     if let Ok(v) = row.try_get::<Option<String>, _>(i) {
         return v.map(serde_json::Value::String).unwrap_or_default();
     }

@@ -8,6 +8,7 @@
 
 mod api;
 mod audits;
+pub mod monitor;
 pub mod pages;
 mod submissions;
 
@@ -134,6 +135,8 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/audits/{id}/findings/{finding}/status", access: Access::Roles(AUDITORS), example: "/audits/1/findings/1/status", summary: "推进整改状态", handler: || post(audits::finding_status) },
     RouteSpec { method: "POST", path: "/audits/{id}/close", access: Access::Roles(AUDITORS), example: "/audits/1/close", summary: "关闭审核（此后只读）", handler: || post(audits::close) },
     RouteSpec { method: "POST", path: "/audits/{id}/revise", access: Access::Roles(AUDITORS), example: "/audits/1/revise", summary: "为已关闭的审核创建更正版本", handler: || post(audits::revise) },
+    RouteSpec { method: "POST", path: "/api/v1/events", access: Access::Roles(AUDITORS), example: "/api/v1/events", summary: "平台推送事件（一批 JSON，按事件 id 幂等；存盘后才确认；繁忙时 503 + Retry-After）", handler: || post(monitor::ingest) },
+    RouteSpec { method: "GET", path: "/api/v1/events", access: Access::Roles(AUDITORS), example: "/api/v1/events?after=0", summary: "按接收顺序读取已存事件（after=序号）", handler: || get(monitor::list) },
     RouteSpec { method: "GET", path: "/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/audits/1/report/csv", summary: "下载审核报告：pdf、xlsx、csv（?table=findings 为发现表）、oscal（OSCAL 1.1 评估结果 JSON）", handler: || get(audits::report) },
     RouteSpec { method: "GET", path: "/api/v1/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/api/v1/audits/1/report/oscal", summary: "审核报告（同上，供 GRC 工具用 API 令牌拉取 OSCAL）", handler: || get(audits::report) },
     RouteSpec { method: "GET", path: "/evidence/{sha}", access: Access::Roles(AUDITORS), example: "/evidence/68c11dc1d3a2d1c5fec8479ea5909e316abb6e0f0df67efa890c193d75e44eed", summary: "证据文件（按 SHA-256）", handler: || get(audits::evidence_file) },
@@ -157,7 +160,7 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_UPLOAD: usize = 16 << 20;
 
 /// Routes that take file uploads and so the larger limit.
-pub const UPLOADS: &[&str] = &["/api/v1/import/docx"];
+pub const UPLOADS: &[&str] = &["/api/v1/import/docx", "/api/v1/events"];
 
 /// Whether `path` takes uploads: the routes in [`UPLOADS`] and audit evidence
 /// (`/audits/{id}/evidence`).
@@ -252,6 +255,8 @@ pub struct Inner {
     /// The installation's secret for pseudonyms of personal identifiers
     /// (`DATA/pseudonym.key`, 32 random bytes made on first start).
     pub pseudonym_key: Vec<u8>,
+    /// Slots for event batches being stored (back-pressure, see `monitor`).
+    pub ingest_slots: tokio::sync::Semaphore,
     /// When the library's HEAD was last compared with `content` (see `content()`).
     checked: std::sync::Mutex<std::time::Instant>,
 }
@@ -788,6 +793,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         evidence: crate::audit::evidence::EvidenceStore::new(&cfg.data.join("evidence")),
         pseudonym_key,
         checked: std::sync::Mutex::new(std::time::Instant::now()),
+        ingest_slots: tokio::sync::Semaphore::new(monitor::INGEST_SLOTS),
     }));
     // A demo installation shows a real audit on first start.
     if cfg.demo

@@ -480,3 +480,170 @@ fn audit_run_stores_an_audit_that_audit_show_reads_back() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("biaozhun serve"), "{}", stderr(&o));
 }
+
+/// The real server killed with SIGKILL in the middle of a stream of 100,000 events,
+/// then restarted on the same data: every acknowledged event is stored, exactly once;
+/// batches that were not acknowledged are resent (at least once) and stored once.
+#[test]
+fn events_survive_a_sigkill_mid_stream() {
+    use std::net::TcpListener;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_biaozhun"))
+            .args(["serve", "--addr", &addr, "--data", data.to_str().unwrap()])
+            .args(["--admin-password", "admin-password-1"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/api/v1/events");
+    let wait_up = |client: &reqwest::Client| {
+        rt.block_on(async {
+            for _ in 0..600 {
+                if client
+                    .get(format!("http://{addr}/login"))
+                    .send()
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the server did not come up");
+        })
+    };
+    let mut server = spawn();
+    wait_up(&client);
+    let token = rt.block_on(async {
+        let db = biaozhun::db::Db::open(&biaozhun::db::sqlite_url(&data.join("biaozhun.db")))
+            .await
+            .unwrap();
+        let admin = db.user_by_name("admin").await.unwrap().unwrap();
+        let t = db
+            .create_api_token(&admin, "platform", &Default::default())
+            .await
+            .unwrap();
+        db.pool.close().await;
+        t
+    });
+    const TOTAL: usize = 100_000;
+    const BATCH: usize = 500;
+    let batch = |b: usize| {
+        let events: Vec<serde_json::Value> = (b * BATCH..(b + 1) * BATCH)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("e{i}"),
+                    "case_id": format!("O{}", i / 5),
+                    "activity": "派单",
+                    "timestamp": "2024-05-01T10:00:00+08:00",
+                })
+            })
+            .collect();
+        serde_json::json!({ "events": events })
+    };
+    // Two clients stream concurrently; the server is killed while they do.
+    let batches = TOTAL / BATCH;
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(vec![false; batches]));
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for k in 0..2 {
+            let (client, url, token, acked) =
+                (client.clone(), url.clone(), token.clone(), acked.clone());
+            let bodies: Vec<(usize, serde_json::Value)> =
+                (k..batches).step_by(2).map(|b| (b, batch(b))).collect();
+            tasks.push(tokio::spawn(async move {
+                for (b, body) in bodies {
+                    match client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status() == reqwest::StatusCode::OK => {
+                            acked.lock().unwrap()[b] = true
+                        }
+                        Ok(r) if r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => {}
+                        Ok(r) => panic!("{}", r.status()),
+                        Err(_) => return, // the server is gone
+                    }
+                }
+            }));
+        }
+        // Kill once a third of the stream is acknowledged.
+        loop {
+            let n = acked.lock().unwrap().iter().filter(|a| **a).count();
+            if n >= batches / 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        server.kill().unwrap(); // SIGKILL
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    server.wait().unwrap();
+    let acked_before: Vec<bool> = acked.lock().unwrap().clone();
+    let n_acked = acked_before.iter().filter(|a| **a).count();
+    assert!(
+        n_acked >= batches / 3 && n_acked < batches,
+        "killed mid-stream ({n_acked})"
+    );
+    // Restart; resend everything not acknowledged, plus the last acknowledged batches
+    // again (a client that lost an acknowledgement resends).
+    let mut server = spawn();
+    wait_up(&client);
+    let resend: Vec<usize> = (0..batches)
+        .filter(|b| !acked_before[*b] || *b + 10 >= n_acked)
+        .collect();
+    let dups = rt.block_on(async {
+        let mut dups = 0;
+        for b in resend {
+            loop {
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&batch(b))
+                    .send()
+                    .await
+                    .unwrap();
+                if r.status() == reqwest::StatusCode::OK {
+                    let v: serde_json::Value = r.json().await.unwrap();
+                    dups += v["duplicates"].as_u64().unwrap();
+                    break;
+                }
+                assert_eq!(r.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        dups
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(dups >= 1, "acknowledged batches were resent and recognised");
+    let stored = rt.block_on(async {
+        let db = biaozhun::db::Db::open(&biaozhun::db::sqlite_url(&data.join("biaozhun.db")))
+            .await
+            .unwrap();
+        db.events_after(0, i64::MAX).await.unwrap()
+    });
+    assert_eq!(stored.len(), TOTAL, "every event stored");
+    let mut ids: Vec<&str> = stored.iter().map(|e| e.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), TOTAL, "and none twice");
+}

@@ -1662,3 +1662,186 @@ async fn audit_coverage_and_comparison_pages() {
         .unwrap();
     assert_eq!(r.headers()["x-missing-glyphs"], "U+10FFFD");
 }
+
+/// Events pushed by the platform: stored before they are acknowledged, idempotent by
+/// event id (a resent batch stores nothing twice), a bad batch refused whole with
+/// every problem named, and a client sending faster than the server stores gets 503
+/// with Retry-After instead of queueing without bound.
+async fn events_ingest(s: Server) {
+    let c = client();
+    let admin = s.state.db.user_by_name("admin").await.unwrap().unwrap();
+    let token = s
+        .state
+        .db
+        .create_api_token(&admin, "platform", &Actor::default())
+        .await
+        .unwrap();
+    let url = format!("{}/api/v1/events", s.base);
+    const ACTS: [&str; 4] = ["下单", "受理", "派单", "完成"];
+    let batch = |from: usize, n: usize| {
+        let events: Vec<serde_json::Value> = (from..from + n)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("evt-{i}"),
+                    "case_id": format!("O{:08}", i / 4),
+                    "activity": ACTS[i % 4],
+                    "timestamp": format!("2024-05-01T10:{:02}:{:02}+08:00", (i / 60) % 60, i % 60),
+                    "worker_id": format!("W{:05}", i % 97),
+                    "stars": 5,
+                })
+            })
+            .collect();
+        serde_json::json!({ "events": events })
+    };
+    let post = |body: serde_json::Value| c.post(&url).bearer_auth(&token).json(&body).send();
+    let r = post(batch(0, 1000)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = r.json::<serde_json::Value>().await.unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(1000), Some(0))
+    );
+    // At-least-once delivery: the same batch again, and one overlapping it.
+    let v = post(batch(0, 1000))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(1000))
+    );
+    let v = post(batch(500, 1000))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(500), Some(500))
+    );
+    // Sequence numbers only grow (a duplicate may use one up: they have gaps).
+    let stored = s.state.db.events_after(0, 10_000).await.unwrap();
+    assert_eq!(stored.len(), 1500);
+    assert_eq!(v["last_seq"].as_i64(), Some(stored[1499].seq));
+    assert!(stored.windows(2).all(|w| w[0].seq < w[1].seq));
+    let order: Vec<String> = (0..1500).map(|i| format!("evt-{i}")).collect();
+    assert_eq!(
+        stored.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        order
+    );
+    // Read back in arrival order, attributes as text.
+    let page = c
+        .get(format!("{url}?after={}&limit=3", stored[998].seq))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let got: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["evt-999", "evt-1000", "evt-1001"]);
+    assert_eq!(page["events"][0]["attrs"]["stars"], "5");
+    assert_eq!(page["last_seq"], stored[1001].seq);
+    let last = stored[1499].seq;
+    // A batch with bad events is refused whole, each problem named by its place.
+    let mut bad = batch(5000, 3);
+    bad["events"][1]["timestamp"] = "昨天".into();
+    bad["events"][2].as_object_mut().unwrap().remove("case_id");
+    let r = post(bad).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v = r.json::<serde_json::Value>().await.unwrap();
+    let errors: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        errors[0].starts_with("events[1].timestamp") && errors[1].starts_with("events[2].case_id"),
+        "{errors:?}"
+    );
+    let after = s.state.db.events_after(last, 10).await.unwrap();
+    assert!(after.is_empty(), "nothing of the refused batch is stored");
+    // Without a token: 401; a batch over the limit: 413.
+    let r = c.post(&url).json(&batch(0, 1)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = post(batch(0, biaozhun::monitor::ingest::MAX_BATCH + 1))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Back-pressure: with every slot taken, a batch is turned away at once with
+    // Retry-After, and stores nothing; once a slot is free it goes through.
+    let slots = s
+        .state
+        .ingest_slots
+        .acquire_many(biaozhun::web::monitor::INGEST_SLOTS as u32)
+        .await
+        .unwrap();
+    let r = post(batch(9000, 10)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert!(s.state.db.events_after(last, 10).await.unwrap().is_empty());
+    drop(slots);
+    let v = post(batch(9000, 10))
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(v["accepted"], 10);
+    // Many clients at once: every event stored exactly once, whatever got a 503.
+    let mut tasks = Vec::new();
+    for k in 0..16 {
+        let c = c.clone();
+        let url = url.clone();
+        let token = token.clone();
+        let body = batch(20_000 + k * 500, 500);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let r = c
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                match r.status() {
+                    StatusCode::OK => return,
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                    }
+                    other => panic!("{other}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all = s.state.db.events_after(0, 100_000).await.unwrap();
+    assert_eq!(all.len(), 1500 + 10 + 16 * 500);
+    let mut ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "no event stored twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_ingest_on_sqlite() {
+    events_ingest(start(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_ingest_on_postgres() {
+    let url = super::db::fresh_pg_url().await;
+    events_ingest(start(Some(url)).await).await;
+}
