@@ -530,7 +530,7 @@ fn check_fields(slots: &Slots, entity: Entity) -> Result<(), String> {
         if !entity.fields().contains(&name.as_str()) {
             return Err(format!(
                 "{} have no field `{name}` (fields: {})",
-                entity_name(entity),
+                entity_key(entity),
                 entity.fields().join(", ")
             ));
         }
@@ -538,7 +538,7 @@ fn check_fields(slots: &Slots, entity: Entity) -> Result<(), String> {
     Ok(())
 }
 
-fn entity_name(e: Entity) -> &'static str {
+pub fn entity_key(e: Entity) -> &'static str {
     match e {
         Entity::Outlets => "outlets",
         Entity::Workers => "workers",
@@ -912,7 +912,16 @@ fn sample(rec: &Rec, slots: &Slots, entity: Entity) -> Sample {
     }
 }
 
+/// Every record failing `r` as of `at` (live monitoring raises one alert each).
+pub fn failing_records(r: &RecordCheck, p: &Platform, at: Micros) -> Vec<Sample> {
+    eval_record_n(r, p, at, usize::MAX).samples
+}
+
 fn eval_record(r: &RecordCheck, p: &Platform, at: Micros) -> CheckResult {
+    eval_record_n(r, p, at, SAMPLES)
+}
+
+fn eval_record_n(r: &RecordCheck, p: &Platform, at: Micros, limit: usize) -> CheckResult {
     let mut res = CheckResult {
         id: r.id.clone(),
         kind: "record",
@@ -944,7 +953,7 @@ fn eval_record(r: &RecordCheck, p: &Platform, at: Micros) -> CheckResult {
             .is_some_and(|m| expr::holds(m, &env, &c.table));
         if !ok {
             res.failed += 1;
-            if res.samples.len() < SAMPLES {
+            if res.samples.len() < limit {
                 res.samples.push(sample(rec, &c.slots, r.entity));
             }
         }

@@ -69,6 +69,18 @@ pub struct Scratch {
     is_a: Vec<bool>,
     is_t: Vec<bool>,
     acts: Vec<usize>,
+    /// After [`Checker::check`]: every offending event (unfulfilled activation, the
+    /// activation of a forbidden occurrence, or — for succession and co-existence — a
+    /// target lacking its activation, flagged `false`), in scan order. Live
+    /// monitoring reads it to tell a violation from an obligation still pending.
+    pub bad: Vec<(usize, bool)>,
+}
+
+impl Scratch {
+    /// Whether event `i` of the last checked case was an activation.
+    pub fn is_activation(&self, i: usize) -> bool {
+        self.is_a.get(i).copied().unwrap_or(false)
+    }
 }
 
 /// The rules, prepared for fast per-event tests.
@@ -171,6 +183,34 @@ impl<'r> Checker<'r> {
 
     /// Checks rule `r` on `case`.
     pub fn check(&self, r: usize, case: &Case<'_>, s: &mut Scratch) -> Outcome {
+        self.check_in(self.values, r, case, s)
+    }
+
+    /// [`Checker::check`] with the attribute values of `case` looked up in `values`
+    /// (live monitoring keeps one small table per case on top of the rules'
+    /// literals).
+    pub fn check_in<V: Values>(
+        &self,
+        values: &V,
+        r: usize,
+        case: &Case<'_>,
+        s: &mut Scratch,
+    ) -> Outcome {
+        let bad = std::cell::RefCell::new(std::mem::take(&mut s.bad));
+        bad.borrow_mut().clear();
+        let out = self.check_inner(values, r, case, s, &bad);
+        s.bad = bad.into_inner();
+        out
+    }
+
+    fn check_inner<V: Values>(
+        &self,
+        values: &V,
+        r: usize,
+        case: &Case<'_>,
+        s: &mut Scratch,
+        bad_out: &std::cell::RefCell<Vec<(usize, bool)>>,
+    ) -> Outcome {
         let rule = &self.rules[r];
         let (am, tm) = &self.act_masks[r];
         let n = case.evs.len();
@@ -181,7 +221,7 @@ impl<'r> Checker<'r> {
             let a = am.get(act).copied().unwrap_or(false)
                 && rule.activation.when.as_ref().is_none_or(|w| {
                     let e = self.ev(case, i);
-                    expr::holds(w, &expr::Env::local(&e), self.values)
+                    expr::holds(w, &expr::Env::local(&e), values)
                 });
             s.is_a.push(a);
             let t = match &rule.target {
@@ -189,7 +229,7 @@ impl<'r> Checker<'r> {
                     tm.get(act).copied().unwrap_or(false)
                         && spec.when.as_ref().is_none_or(|w| {
                             let e = self.ev(case, i);
-                            expr::holds(w, &expr::Env::local(&e), self.values)
+                            expr::holds(w, &expr::Env::local(&e), values)
                         })
                 }
                 None => false,
@@ -203,8 +243,9 @@ impl<'r> Checker<'r> {
         let acts = &s.acts;
         let count = acts.len() as u32;
         // Does event j fulfil activation i (A = i, T = j)?
-        let fulfils =
-            |i: usize, j: usize| -> bool { i != j && is_t[j] && self.pair_ok(rule, case, i, j) };
+        let fulfils = |i: usize, j: usize| -> bool {
+            i != j && is_t[j] && self.pair_ok(values, rule, case, i, j)
+        };
         // Positive templates: `unfulfilled(i)` says whether activation i lacks a target.
         let positive = |unfulfilled: &dyn Fn(usize) -> bool| -> Outcome {
             if count == 0 {
@@ -216,6 +257,7 @@ impl<'r> Checker<'r> {
                 if unfulfilled(i) {
                     bad += 1;
                     first.get_or_insert(i);
+                    bad_out.borrow_mut().push((i, true));
                 }
             }
             match first {
@@ -234,6 +276,7 @@ impl<'r> Checker<'r> {
                 if let Some(j) = forbidden(i) {
                     bad += 1;
                     first.get_or_insert((i, Some(j)));
+                    bad_out.borrow_mut().push((i, true));
                 }
             }
             match first {
@@ -312,14 +355,17 @@ impl<'r> Checker<'r> {
                     if !(lo..n).any(|j| fulfils(i, j)) {
                         bad += 1;
                         first = Some(first.map_or(i, |f| f.min(i)));
+                        bad_out.borrow_mut().push((i, true));
                     }
                 }
                 // … and every target an activation (earlier, for succession).
                 for j in (0..n).filter(|&j| is_t[j]) {
                     let hi = if forward_only { j } else { n };
-                    if !(0..hi).any(|i| i != j && is_a[i] && self.pair_ok(rule, case, i, j)) {
+                    if !(0..hi).any(|i| i != j && is_a[i] && self.pair_ok(values, rule, case, i, j))
+                    {
                         bad += 1;
                         first = Some(first.map_or(j, |f| f.min(j)));
+                        bad_out.borrow_mut().push((j, false));
                     }
                 }
                 match first {
@@ -350,7 +396,14 @@ impl<'r> Checker<'r> {
 
     /// Correlation and window between activation `i` and target `j` (target activity
     /// and condition already checked by the caller).
-    fn pair_ok(&self, rule: &Rule, case: &Case<'_>, i: usize, j: usize) -> bool {
+    fn pair_ok<V: Values>(
+        &self,
+        values: &V,
+        rule: &Rule,
+        case: &Case<'_>,
+        i: usize,
+        j: usize,
+    ) -> bool {
         if let Some(w) = &rule.window {
             let (ti, tj) = (case.evs[i].t, case.evs[j].t);
             let d = if rule.template.target_before() {
@@ -367,7 +420,7 @@ impl<'r> Checker<'r> {
             Some(c) => {
                 let a = self.ev(case, i);
                 let t = self.ev(case, j);
-                expr::holds(c, &expr::Env::pair(&a, &t), self.values)
+                expr::holds(c, &expr::Env::pair(&a, &t), values)
             }
         }
     }

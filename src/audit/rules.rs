@@ -218,10 +218,33 @@ pub struct Rule {
     pub correlation: Option<Expr>,
     pub correlation_text: Option<String>,
     pub window: Option<Window>,
+    /// When live monitoring warns about an activation still waiting for its target.
+    pub warn: Option<Warn>,
     pub severity: Severity,
     pub note: Option<String>,
     pub file: String,
     pub pos: Pos,
+}
+
+/// A rule's warning threshold (`warn:`), for live monitoring: a share of the
+/// window (`75%`) or a time after the activation (`15m`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Warn {
+    Share(f64),
+    After(Micros),
+}
+
+impl Warn {
+    /// The instant to warn at for an activation at `t` (None: never).
+    pub fn at(self, t: Micros, window: Option<&Window>) -> Option<Micros> {
+        match self {
+            Warn::After(d) => Some(t.saturating_add(d)),
+            Warn::Share(f) => {
+                let max = window?.max;
+                (max != i64::MAX).then(|| t.saturating_add((max as f64 * f) as i64))
+            }
+        }
+    }
 }
 
 /// Canonical activity names and the log names that map to them. Id 0 is any activity
@@ -398,6 +421,7 @@ struct RawRule {
     target: Option<RawSpec>,
     correlation: Option<OneOrMany>,
     window: Option<RawWindow>,
+    warn: Option<RawDuration>,
     severity: Option<Severity>,
     note: Option<String>,
 }
@@ -746,7 +770,7 @@ fn schema_diagnostic(err: &jsonschema::ValidationError<'_>, text: &str, file: &s
             )
             .with_help(
                 "rule keys: id, title, clause, template, n, activation, target, correlation, \
-                 window, severity, note (see docs/audit-rules.md)",
+                 window, warn, severity, note (see docs/audit-rules.md)",
             );
         }
         K::Required { property } => (
@@ -1000,6 +1024,56 @@ fn compile_rule(
             (a, b) => errors.extend(a.err().into_iter().chain(b.err())),
         }
     }
+    // Warning threshold (live monitoring).
+    let warn = match &r.warn {
+        None => None,
+        Some(w) => {
+            let bad = |msg: String| {
+                Diagnostic::error("rules-warn", file, at(Some("warn")), msg).with_help(
+                    "write a share of the window (`75%`) or a time after the activation (`15m`)",
+                )
+            };
+            let parsed = match w {
+                RawDuration::Text(s) if s.trim_end().ends_with('%') => {
+                    let num = s.trim().trim_end_matches('%').trim();
+                    match num.parse::<f64>() {
+                        Ok(p) if p > 0.0 && p < 100.0 => {
+                            if window.as_ref().is_none_or(|w| w.max == i64::MAX) {
+                                Err(bad(format!(
+                                    "warn: `{s}` is a share of the window, but the rule has no window.max"
+                                )))
+                            } else {
+                                Ok(Warn::Share(p / 100.0))
+                            }
+                        }
+                        _ => Err(bad(format!(
+                            "warn: `{s}` is not a share between 0% and 100%"
+                        ))),
+                    }
+                }
+                RawDuration::Text(s) => time::parse_duration(s)
+                    .filter(|d| *d > 0)
+                    .map(Warn::After)
+                    .ok_or_else(|| bad(format!("warn: `{s}` is not a duration or a share"))),
+                RawDuration::Zero(n) => Err(bad(format!("warn: `{n}` has no unit"))),
+            };
+            match parsed {
+                Ok(w) if t.is_unary() || t.is_negative() => {
+                    let _ = w;
+                    errors.push(bad(format!(
+                        "template `{}` has no obligation to warn about",
+                        t.name()
+                    )));
+                    None
+                }
+                Ok(w) => Some(w),
+                Err(d) => {
+                    errors.push(d);
+                    None
+                }
+            }
+        }
+    };
     let n = match (t, r.n) {
         (Template::Existence | Template::Absence, None) => 1,
         (Template::Exactly, None) => {
@@ -1048,6 +1122,7 @@ fn compile_rule(
             correlation,
             correlation_text,
             window,
+            warn,
             severity: r.severity.unwrap_or(Severity::Major),
             note: r.note.clone(),
             file: file.to_string(),

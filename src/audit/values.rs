@@ -195,6 +195,104 @@ impl Values for ValueTable {
     }
 }
 
+/// Live monitoring's value table: the rule set's literals, frozen once, plus the
+/// values of the case being checked. [`LiveValues::reset`] drops the case's values,
+/// so memory follows one case, not every value ever seen; a value equal to a literal
+/// gets the literal's id, since conditions compare ids.
+pub struct LiveValues {
+    base: ValueTable,
+    base_index: rustc_hash::FxHashMap<String, u32>,
+    first: u32,
+    ext: Arena,
+    ext_meta: Vec<Meta>,
+    ext_index: HashTable<u32>,
+    default_offset: Option<i32>,
+}
+
+impl LiveValues {
+    pub fn new(literals: Interner, default_offset: Option<i32>) -> LiveValues {
+        let base = literals.freeze(default_offset);
+        let first = base.meta.len().max(1) as u32;
+        let mut base_index = rustc_hash::FxHashMap::default();
+        for id in 1..first {
+            let text = base.text(id);
+            if !text.is_empty() {
+                base_index.insert(text.to_string(), id);
+            }
+        }
+        LiveValues {
+            base,
+            base_index,
+            first,
+            ext: Arena::default(),
+            ext_meta: Vec::new(),
+            ext_index: HashTable::new(),
+            default_offset,
+        }
+    }
+
+    /// Forgets every value added since the last reset (the literals stay).
+    pub fn reset(&mut self) {
+        self.ext.text.clear();
+        self.ext.ends.clear();
+        self.ext_meta.clear();
+        self.ext_index.clear();
+    }
+
+    pub fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.base_index.get(text) {
+            return id;
+        }
+        let h = hash(text);
+        let arena = &self.ext;
+        if let Some(&i) = self.ext_index.find(h, |&i| arena.get(i) == text) {
+            return self.first + i;
+        }
+        let i = self.ext.len() as u32;
+        self.ext.text.push_str(text);
+        self.ext.ends.push(self.ext.text.len() as u32);
+        self.ext_meta.push(Meta::new(text, self.default_offset));
+        let arena = &self.ext;
+        self.ext_index.insert_unique(h, i, |&j| hash(arena.get(j)));
+        self.first + i
+    }
+
+    fn meta(&self, id: u32) -> Option<&Meta> {
+        if id < self.first {
+            self.base.meta.get(id as usize)
+        } else {
+            self.ext_meta.get((id - self.first) as usize)
+        }
+    }
+}
+
+impl Values for LiveValues {
+    fn text(&self, id: u32) -> &str {
+        if id < self.first {
+            self.base.text(id)
+        } else if ((id - self.first) as usize) < self.ext.len() {
+            self.ext.get(id - self.first)
+        } else {
+            ""
+        }
+    }
+    fn num(&self, id: u32) -> Option<f64> {
+        let m = self.meta(id)?;
+        (m.kinds & NUM != 0).then(|| f64::from_bits(m.value as u64))
+    }
+    fn time(&self, id: u32) -> Option<Micros> {
+        let m = self.meta(id)?;
+        (m.kinds & TIME != 0).then_some(m.value)
+    }
+    fn boolean(&self, id: u32) -> Option<bool> {
+        match self.meta(id)?.kinds & (TRUE | FALSE) {
+            TRUE => Some(true),
+            FALSE => Some(false),
+            _ => None,
+        }
+    }
+}
+
 /// A reader thread's private cache in front of the shared interner.
 pub struct LocalInterner<'a> {
     shared: &'a Interner,
@@ -262,6 +360,25 @@ mod tests {
         assert_eq!(t.boolean(d), Some(true));
         assert_eq!(t.text(0), "");
         assert_eq!(t.text(u32::MAX), "");
+    }
+
+    #[test]
+    fn live_values_share_literal_ids_and_reset() {
+        let lit = Interner::default();
+        let red = lit.intern("红");
+        let mut v = LiveValues::new(lit, Some(480));
+        assert_eq!(v.intern("红"), red);
+        let a = v.intern("W00001");
+        let b = v.intern("2024-05-01T10:00:00");
+        assert!(a > red && b > a);
+        assert_eq!(v.intern("W00001"), a);
+        assert_eq!(v.text(a), "W00001");
+        assert_eq!(v.text(red), "红");
+        assert!(v.time(b).is_some(), "default offset applies");
+        v.reset();
+        assert_eq!(v.text(a), "");
+        assert_eq!(v.intern("X"), a, "ids are reused after a reset");
+        assert_eq!(v.intern("红"), red);
     }
 
     #[test]

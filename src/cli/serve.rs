@@ -41,6 +41,74 @@ pub struct ServeArgs {
     /// Codes of new enterprise standards: `{n:03}` is the next free number, `{year}` the year.
     #[arg(long, default_value = "Q/BZ {n:03}—{year}")]
     pub code_pattern: String,
+    /// Live monitoring's clock: `wall` (deadlines pass in real time) or `events`
+    /// (they pass as the events' own time passes: replaying a log, demos).
+    #[arg(long, value_name = "CLOCK", default_value = "wall", value_parser = ["wall", "events"])]
+    pub monitor_clock: String,
+    /// Close an order case after this long without events (e.g. `4d`; default: the
+    /// longest rule window plus an hour, at least 7 days).
+    #[arg(long, value_name = "DURATION")]
+    pub close_after: Option<String>,
+    /// Send every raised or resolved alert to this URL (HTTP POST, JSON, signed).
+    #[arg(long, value_name = "URL", env = "BIAOZHUN_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The secret the webhook signature (`X-Biaozhun-Signature`) is made with.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "BIAOZHUN_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
+    /// Store pushed events but do not evaluate them.
+    #[arg(long)]
+    pub no_monitor: bool,
+}
+
+fn monitor_config(args: &ServeArgs) -> Result<crate::monitor::service::MonitorConfig> {
+    use crate::monitor::service::{Clock, MonitorConfig, Webhook};
+    let close_after = match &args.close_after {
+        None => None,
+        Some(s) => Some(
+            crate::audit::time::parse_duration(s)
+                .filter(|d| *d > 0)
+                .ok_or_else(|| {
+                    CliError::Usage(format!(
+                        "--close-after: `{s}` is not a duration; write e.g. 4d, 36h"
+                    ))
+                })?,
+        ),
+    };
+    let webhook = match (&args.webhook_url, &args.webhook_secret) {
+        (None, _) => None,
+        (Some(url), Some(secret)) if !secret.is_empty() => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(CliError::Usage(format!(
+                    "--webhook-url: `{url}` is not an http:// or https:// URL"
+                )));
+            }
+            Some(Webhook {
+                url: url.clone(),
+                secret: secret.clone(),
+            })
+        }
+        (Some(_), _) => {
+            return Err(CliError::Usage(
+                "--webhook-url needs --webhook-secret (or BIAOZHUN_WEBHOOK_SECRET): receivers check the signature".into(),
+            ));
+        }
+    };
+    Ok(MonitorConfig {
+        enabled: !args.no_monitor,
+        clock: if args.monitor_clock == "events" {
+            Clock::Events
+        } else {
+            Clock::Wall
+        },
+        close_after,
+        webhook,
+        ..MonitorConfig::default()
+    })
 }
 
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -48,6 +116,7 @@ pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    let monitor = monitor_config(&args)?;
     runtime.block_on(async {
         let cfg = ServeConfig {
             data: args.data.clone(),
@@ -57,6 +126,7 @@ pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
             demo: args.demo,
             insecure_cookies: args.insecure_cookies,
             code_pattern: args.code_pattern.clone(),
+            monitor,
         };
         let (state, setup) = web::prepare(&cfg).await.map_err(CliError::Usage)?;
         let listener = tokio::net::TcpListener::bind(&args.addr)

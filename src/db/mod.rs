@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod audits;
 pub mod events;
+pub mod live;
 pub mod submissions;
 
 use std::path::Path;

@@ -137,6 +137,14 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/audits/{id}/revise", access: Access::Roles(AUDITORS), example: "/audits/1/revise", summary: "为已关闭的审核创建更正版本", handler: || post(audits::revise) },
     RouteSpec { method: "POST", path: "/api/v1/events", access: Access::Roles(AUDITORS), example: "/api/v1/events", summary: "平台推送事件（一批 JSON，按事件 id 幂等；存盘后才确认；繁忙时 503 + Retry-After）", handler: || post(monitor::ingest) },
     RouteSpec { method: "GET", path: "/api/v1/events", access: Access::Roles(AUDITORS), example: "/api/v1/events?after=0", summary: "按接收顺序读取已存事件（after=序号）", handler: || get(monitor::list) },
+    RouteSpec { method: "GET", path: "/monitor", access: Access::Roles(AUDITORS), example: "/monitor", summary: "实时监测：未关闭的预警与违规（按网点、条款筛选），确认、指派、关闭", handler: || get(monitor::page) },
+    RouteSpec { method: "GET", path: "/monitor/dashboard", access: Access::Roles(AUDITORS), example: "/monitor/dashboard", summary: "驾驶舱：今日事件、订单、预警、违规，各镇街表与趋势", handler: || get(monitor::dashboard) },
+    RouteSpec { method: "GET", path: "/monitor/stream", access: Access::Roles(AUDITORS), example: "/monitor/stream", summary: "告警变化推送（server-sent events）", handler: || get(monitor::stream) },
+    RouteSpec { method: "POST", path: "/monitor/alerts/{id}", access: Access::Roles(AUDITORS), example: "/monitor/alerts/1", summary: "处理告警：确认、指派（assignee）、关闭（note）", handler: || post(monitor::act) },
+    RouteSpec { method: "GET", path: "/api/v1/alerts", access: Access::Roles(AUDITORS), example: "/api/v1/alerts", summary: "告警列表（state=open|acknowledged|resolved|all、kind、outlet、clause、after=id）", handler: || get(monitor::api_alerts) },
+    RouteSpec { method: "GET", path: "/api/v1/alerts/{id}", access: Access::Roles(AUDITORS), example: "/api/v1/alerts/1", summary: "一条告警及其处理记录", handler: || get(monitor::api_alert) },
+    RouteSpec { method: "POST", path: "/api/v1/alerts/{id}", access: Access::Roles(AUDITORS), example: "/api/v1/alerts/1", summary: "处理告警（JSON：action=acknowledge|assign|resolve、note、assignee）", handler: || post(monitor::api_act) },
+    RouteSpec { method: "GET", path: "/api/v1/monitor", access: Access::Roles(AUDITORS), example: "/api/v1/monitor", summary: "驾驶舱数据（今日数字、各镇街、监测状态）", handler: || get(monitor::api_dashboard) },
     RouteSpec { method: "GET", path: "/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/audits/1/report/csv", summary: "下载审核报告：pdf、xlsx、csv（?table=findings 为发现表）、oscal（OSCAL 1.1 评估结果 JSON）", handler: || get(audits::report) },
     RouteSpec { method: "GET", path: "/api/v1/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/api/v1/audits/1/report/oscal", summary: "审核报告（同上，供 GRC 工具用 API 令牌拉取 OSCAL）", handler: || get(audits::report) },
     RouteSpec { method: "GET", path: "/evidence/{sha}", access: Access::Roles(AUDITORS), example: "/evidence/68c11dc1d3a2d1c5fec8479ea5909e316abb6e0f0df67efa890c193d75e44eed", summary: "证据文件（按 SHA-256）", handler: || get(audits::evidence_file) },
@@ -257,6 +265,8 @@ pub struct Inner {
     pub pseudonym_key: Vec<u8>,
     /// Slots for event batches being stored (back-pressure, see `monitor`).
     pub ingest_slots: tokio::sync::Semaphore,
+    /// The live monitor's settings, wake-up, update stream and status.
+    pub monitor: std::sync::Arc<crate::monitor::service::Handle>,
     /// When the library's HEAD was last compared with `content` (see `content()`).
     checked: std::sync::Mutex<std::time::Instant>,
 }
@@ -636,6 +646,8 @@ pub struct ServeConfig {
     pub insecure_cookies: bool,
     /// Pattern for the codes of new enterprise standards (`{n:03}` = next number).
     pub code_pattern: String,
+    /// Live monitoring (clock, webhook, schedules).
+    pub monitor: crate::monitor::service::MonitorConfig,
 }
 
 /// What the first start created, for the console.
@@ -794,6 +806,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         pseudonym_key,
         checked: std::sync::Mutex::new(std::time::Instant::now()),
         ingest_slots: tokio::sync::Semaphore::new(monitor::INGEST_SLOTS),
+        monitor: crate::monitor::service::Handle::new(cfg.monitor.clone()),
     }));
     // A demo installation shows a real audit on first start.
     if cfg.demo
@@ -958,6 +971,15 @@ async fn demo_audits(state: &AppState, auditor: &crate::db::accounts::User) -> R
 
 /// Serves until Ctrl-C / SIGTERM, then finishes the requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    tokio::spawn(crate::monitor::service::run(
+        state.db.clone(),
+        crate::monitor::service::Inputs {
+            audits_dir: state.audits_dir.clone(),
+            platform_dir: state.platform_dir.clone(),
+            pseudonym_key: state.pseudonym_key.clone(),
+        },
+        state.monitor.clone(),
+    ));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -67,6 +67,7 @@ pub async fn ingest(
         .db
         .ingest_events(&events, &format!("api:{}", user.username))
         .await?;
+    state.monitor.wake.notify_one();
     Ok(json(StatusCode::OK, serde_json::json!(stored)))
 }
 
@@ -96,5 +97,403 @@ pub async fn list(
     Ok(json(
         StatusCode::OK,
         serde_json::json!({ "events": events, "last_seq": last }),
+    ))
+}
+
+// ---------------------------------------------------------------------------------
+// Alerts: the live page, the 驾驶舱, the stream and the actions.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::Path;
+use axum::response::sse::{Event, KeepAlive, Sse};
+
+use super::pages::Nav;
+use crate::db::live::{Alert, AlertFilter, TownRow, today_start};
+use crate::monitor::service::Status;
+
+#[derive(Deserialize, Default)]
+pub struct AlertQuery {
+    state: Option<String>,
+    kind: Option<String>,
+    outlet: Option<String>,
+    clause: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl AlertQuery {
+    fn filter(&self) -> AlertFilter {
+        let some = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        AlertFilter {
+            state: match self.state.as_deref() {
+                None => Some("open".into()),
+                Some("all") | Some("") => None,
+                Some(s) => Some(s.to_string()),
+            },
+            kind: some(&self.kind),
+            outlet: some(&self.outlet),
+            clause: some(&self.clause),
+            after: self.after,
+            limit: self.limit.unwrap_or(200).clamp(1, 1000),
+        }
+    }
+}
+
+/// An alert as the page shows it.
+pub struct AlertRow {
+    pub id: i64,
+    pub kind: &'static str,
+    pub kind_class: &'static str,
+    pub source: &'static str,
+    pub title: String,
+    pub clauses: String,
+    pub severity: &'static str,
+    pub detail: String,
+    pub place: String,
+    pub state: &'static str,
+    pub state_code: String,
+    pub assignee: String,
+    pub raised: String,
+    pub resolution: String,
+}
+
+fn fmt_secs(s: i64) -> String {
+    crate::audit::time::format_instant(s * 1_000_000, 480)
+        .get(..16)
+        .map(|x| x.replace('T', " "))
+        .unwrap_or_default()
+}
+
+fn alert_row(a: &Alert) -> AlertRow {
+    AlertRow {
+        id: a.id,
+        kind: if a.kind == "warning" {
+            "预警"
+        } else {
+            "违规"
+        },
+        kind_class: if a.kind == "warning" { "warn" } else { "bad" },
+        source: if a.source == "record" {
+            "记录"
+        } else {
+            "订单流程"
+        },
+        title: a.title.clone(),
+        clauses: a.clauses.join("、"),
+        severity: match a.severity.as_str() {
+            "critical" => "严重",
+            "minor" => "轻微",
+            _ => "一般",
+        },
+        detail: a.detail.clone(),
+        place: match (&a.town, &a.outlet) {
+            (Some(t), Some(o)) => format!("{t}（{o}）"),
+            (Some(t), None) => t.clone(),
+            (None, Some(o)) => o.clone(),
+            (None, None) => "未归属".into(),
+        },
+        state: match a.state.as_str() {
+            "open" => "待处理",
+            "acknowledged" => "已确认",
+            _ => "已关闭",
+        },
+        state_code: a.state.clone(),
+        assignee: a.assignee.clone().unwrap_or_default(),
+        raised: fmt_secs(a.raised_at),
+        resolution: a.resolution.clone().unwrap_or_default(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "monitor.html")]
+pub struct AlertsPage {
+    nav: Nav,
+    alerts: Vec<AlertRow>,
+    status: Status,
+    backlog: i64,
+    state: String,
+    kind: String,
+    outlet: String,
+    clause: String,
+    outlets: Vec<String>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<AlertQuery>,
+) -> Result<AlertsPage, AppError> {
+    viewer.signed()?;
+    let alerts = state.db.alerts(&q.filter()).await?;
+    let mut outlets: Vec<String> = crate::platform::import::outlet_names(&state.platform_dir)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    outlets.sort();
+    Ok(AlertsPage {
+        nav: Nav::of(&viewer),
+        alerts: alerts.iter().map(alert_row).collect(),
+        status: state.monitor.status(),
+        backlog: state.db.live_backlog().await?,
+        state: q.state.clone().unwrap_or_else(|| "open".into()),
+        kind: q.kind.clone().unwrap_or_default(),
+        outlet: q.outlet.clone().unwrap_or_default(),
+        clause: q.clause.clone().unwrap_or_default(),
+        outlets,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ActForm {
+    action: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    assignee: String,
+    #[serde(default)]
+    back: String,
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<ActForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    state.db.alert(id).await?.ok_or(AppError::NotFound)?;
+    state
+        .db
+        .alert_act(
+            id,
+            &f.action,
+            &user.username,
+            &f.note,
+            Some(f.assignee.as_str()).filter(|s| !s.trim().is_empty()),
+            state.monitor.config.webhook.is_some(),
+        )
+        .await?;
+    let _ = state
+        .monitor
+        .updates
+        .send(serde_json::json!({"changed": [id]}).to_string());
+    // Back to the list the user came from (only our own paths).
+    let back = if f.back.starts_with("/monitor") && !f.back.starts_with("//") {
+        f.back
+    } else {
+        "/monitor".into()
+    };
+    Ok(axum::response::Redirect::to(&back).into_response())
+}
+
+pub async fn api_alerts(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Query(q): Query<AlertQuery>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let alerts = state.db.alerts(&q.filter()).await?;
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({ "alerts": alerts, "status": state.monitor.status() }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ActJson {
+    action: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    assignee: Option<String>,
+}
+
+pub async fn api_act(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::Json(f): axum::Json<ActJson>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    state.db.alert(id).await?.ok_or(AppError::NotFound)?;
+    let a = state
+        .db
+        .alert_act(
+            id,
+            &f.action,
+            &user.username,
+            &f.note,
+            f.assignee.as_deref(),
+            state.monitor.config.webhook.is_some(),
+        )
+        .await?;
+    let _ = state
+        .monitor
+        .updates
+        .send(serde_json::json!({"changed": [id]}).to_string());
+    Ok(json(StatusCode::OK, serde_json::json!(a)))
+}
+
+pub async fn api_alert(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let (a, actions) = state.db.alert(id).await?.ok_or(AppError::NotFound)?;
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({ "alert": a, "actions": actions }),
+    ))
+}
+
+/// Server-sent events: one `alerts` message per change, so the page refreshes at
+/// once; a comment every 15 s keeps proxies from closing the connection.
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let mut rx = state.monitor.updates.subscribe();
+    let s = async_stream(move |tx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(msg) => {
+                    if tx
+                        .send(Ok(Event::default().event("alerts").data(msg)))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if tx
+                        .send(Ok(Event::default().event("alerts").data("{}")))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    });
+    Ok(Sse::new(s)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// A stream fed by a task through a small channel (no extra crate needed).
+fn async_stream<F, Fut>(
+    f: F,
+) -> impl futures_core::Stream<Item = Result<Event, std::convert::Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, std::convert::Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(f(tx));
+    ReceiverStream(rx)
+}
+
+struct ReceiverStream<T>(tokio::sync::mpsc::Receiver<T>);
+
+impl<T> futures_core::Stream for ReceiverStream<T> {
+    type Item = T;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "monitor_dashboard.html")]
+pub struct DashboardPage {
+    nav: Nav,
+    today: crate::db::live::Today,
+    towns: Vec<(TownRow, String)>,
+    total_trend: String,
+    status: Status,
+    backlog: i64,
+    webhook: Option<(i64, i64, i64)>,
+    days: i64,
+}
+
+/// Polyline points of a sparkline 120×24 over `v`.
+pub fn sparkline(v: &[i64]) -> String {
+    let max = v.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let n = v.len().max(2) as f64 - 1.0;
+    v.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            format!(
+                "{:.1},{:.1}",
+                i as f64 * 120.0 / n,
+                22.0 - (*x as f64 / max) * 20.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const TREND_DAYS: i64 = 14;
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<DashboardPage, AppError> {
+    viewer.signed()?;
+    let since = today_start(crate::db::now());
+    let today = state.db.live_today(since).await?;
+    let towns = state.db.live_towns(since, TREND_DAYS).await?;
+    let mut total = vec![0i64; TREND_DAYS as usize];
+    for t in &towns {
+        for (i, x) in t.trend.iter().enumerate() {
+            if let Some(s) = total.get_mut(i) {
+                *s += x;
+            }
+        }
+    }
+    let webhook = match state.monitor.config.webhook {
+        Some(_) => Some(state.db.webhook_counts().await?),
+        None => None,
+    };
+    Ok(DashboardPage {
+        nav: Nav::of(&viewer),
+        today,
+        towns: towns
+            .into_iter()
+            .map(|t| {
+                let s = sparkline(&t.trend);
+                (t, s)
+            })
+            .collect(),
+        total_trend: sparkline(&total),
+        status: state.monitor.status(),
+        backlog: state.db.live_backlog().await?,
+        webhook,
+        days: TREND_DAYS,
+    })
+}
+
+pub async fn api_dashboard(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    let since = today_start(crate::db::now());
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({
+            "today": state.db.live_today(since).await?,
+            "towns": state.db.live_towns(since, TREND_DAYS).await?,
+            "status": state.monitor.status(),
+            "backlog": state.db.live_backlog().await?,
+        }),
     ))
 }

@@ -53,6 +53,7 @@ fn config(dir: &std::path::Path) -> ServeConfig {
         demo: false,
         insecure_cookies: false,
         code_pattern: "Q/BZ {n:03}—{year}".into(),
+        monitor: Default::default(),
     }
 }
 

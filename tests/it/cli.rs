@@ -541,17 +541,37 @@ fn events_survive_a_sigkill_mid_stream() {
     });
     const TOTAL: usize = 100_000;
     const BATCH: usize = 500;
+    // Orders of five events; every seventh worker's code is red, every ninth case
+    // skips the insurance check: real violations for the monitor to find.
+    let event = |i: usize| {
+        let case = i / 5;
+        let step = i % 5;
+        let (act, minutes) = [
+            ("下单", 0),
+            ("受理", 5),
+            ("核验安心码", 10),
+            ("确认保险", 11),
+            ("派单", 12),
+        ][step];
+        let act = if step == 3 && case.is_multiple_of(9) {
+            "回访"
+        } else {
+            act
+        };
+        let t = 1_714_528_800 + case as i64 * 60 + minutes * 60; // from 2024-05-01T10:00+08:00
+        let worker = format!("W{:05}", case % 50);
+        serde_json::json!({
+            "id": format!("e{i}"),
+            "case_id": format!("O{case:06}"),
+            "activity": act,
+            "timestamp": biaozhun::audit::time::format_instant(t * 1_000_000, 480),
+            "role": "客服人员",
+            "worker_id": worker,
+            "code_color": if case.is_multiple_of(7) { "红" } else { "绿" },
+        })
+    };
     let batch = |b: usize| {
-        let events: Vec<serde_json::Value> = (b * BATCH..(b + 1) * BATCH)
-            .map(|i| {
-                serde_json::json!({
-                    "id": format!("e{i}"),
-                    "case_id": format!("O{}", i / 5),
-                    "activity": "派单",
-                    "timestamp": "2024-05-01T10:00:00+08:00",
-                })
-            })
-            .collect();
+        let events: Vec<serde_json::Value> = (b * BATCH..(b + 1) * BATCH).map(event).collect();
         serde_json::json!({ "events": events })
     };
     // Two clients stream concurrently; the server is killed while they do.
@@ -632,15 +652,92 @@ fn events_survive_a_sigkill_mid_stream() {
         }
         dups
     });
-    let _ = server.kill();
-    let _ = server.wait();
-    assert!(dups >= 1, "acknowledged batches were resent and recognised");
-    let stored = rt.block_on(async {
+    // The monitor catches up on what was stored before and after the kill.
+    let (stored, counts, alerts) = rt.block_on(async {
         let db = biaozhun::db::Db::open(&biaozhun::db::sqlite_url(&data.join("biaozhun.db")))
             .await
             .unwrap();
-        db.events_after(0, i64::MAX).await.unwrap()
+        for _ in 0..1200 {
+            if db.live_backlog().await.unwrap() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(db.live_backlog().await.unwrap(), 0, "the monitor caught up");
+        let alerts = db
+            .alerts(&biaozhun::db::live::AlertFilter {
+                state: None,
+                limit: 1_000_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        (
+            db.events_after(0, i64::MAX).await.unwrap(),
+            db.live_case_counts().await.unwrap(),
+            alerts,
+        )
     });
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(dups >= 1, "acknowledged batches were resent and recognised");
+    // Every event processed exactly once: five per case, every case judged.
+    assert_eq!(counts.len(), TOTAL / 5);
+    assert!(
+        counts.iter().all(|(_, n, closed)| *n == 5 && *closed),
+        "{:?}",
+        counts.iter().find(|(_, n, closed)| *n != 5 || !*closed)
+    );
+    // The alerts are exactly what the rules say about these orders, each once.
+    let rules = biaozhun::audit::rules::RuleSet::load(&[std::path::PathBuf::from(env!(
+        "CARGO_MANIFEST_DIR"
+    ))
+    .join("audits")])
+    .unwrap();
+    let mut online = biaozhun::monitor::online::Online::new(rules, Some(480));
+    for i in 0..TOTAL {
+        let e = event(i);
+        let m = e.as_object().unwrap();
+        online.add(
+            i as i64,
+            m["id"].as_str().unwrap(),
+            m["case_id"].as_str().unwrap(),
+            m["activity"].as_str().unwrap(),
+            m["timestamp"].as_str().unwrap(),
+            m,
+        );
+    }
+    let names: Vec<String> = online.rules().iter().map(|r| r.id.clone()).collect();
+    let mut expected = std::collections::BTreeSet::new();
+    let cases: Vec<String> = online.cases.keys().cloned().collect();
+    for c in &cases {
+        for o in online.evaluate(c, i64::MAX / 2, true).obligations {
+            expected.insert((c.clone(), names[o.rule].clone(), o.event.clone()));
+        }
+    }
+    let got: std::collections::BTreeSet<(String, String, Option<String>)> = alerts
+        .iter()
+        .filter(|a| a.kind == "violation" && a.source == "workflow")
+        .map(|a| {
+            let ev = a.okey.split_once('@').map(|(_, e)| e.to_string());
+            (a.subject.clone(), a.rule_id.clone(), ev)
+        })
+        .collect();
+    assert!(expected.len() > 1000, "{}", expected.len());
+    assert_eq!(
+        got.len(),
+        alerts
+            .iter()
+            .filter(|a| a.kind == "violation" && a.source == "workflow")
+            .count(),
+        "no alert twice"
+    );
+    assert!(
+        got == expected,
+        "{} alerts, {} expected",
+        got.len(),
+        expected.len()
+    );
     assert_eq!(stored.len(), TOTAL, "every event stored");
     let mut ids: Vec<&str> = stored.iter().map(|e| e.id.as_str()).collect();
     ids.sort_unstable();

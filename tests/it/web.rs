@@ -16,6 +16,13 @@ struct Server {
 }
 
 async fn start(database_url: Option<String>) -> Server {
+    start_monitored(database_url, Default::default()).await
+}
+
+async fn start_monitored(
+    database_url: Option<String>,
+    monitor: biaozhun::monitor::service::MonitorConfig,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let cfg = ServeConfig {
         data: dir.path().join("data"),
@@ -25,6 +32,7 @@ async fn start(database_url: Option<String>) -> Server {
         demo: false,
         insecure_cookies: false,
         code_pattern: "Q/BZ {n:03}—{year}".into(),
+        monitor,
     };
     let (state, setup) = web::prepare(&cfg).await.unwrap();
     assert_eq!(setup.admin_password.as_deref(), Some("admin-password-1"));
@@ -110,6 +118,24 @@ async fn session_for(s: &Server, role: Role) -> (String, String) {
     };
     let (token, session) = db.create_session(&user, "127.0.0.1").await.unwrap();
     (token, session.csrf)
+}
+
+fn test_alert(case: &str, rule: &str) -> biaozhun::db::live::NewAlert {
+    biaozhun::db::live::NewAlert {
+        kind: "violation".into(),
+        source: "workflow".into(),
+        subject: case.into(),
+        okey: format!("{rule}@e1"),
+        rule_id: rule.into(),
+        title: "下单后20 min内首次响应".into(),
+        clauses: vec!["T/ZTAC 001.2—2023#9.1".into()],
+        severity: "major".into(),
+        detail: format!("订单 {case}：下单 2024-05-01 10:00:00"),
+        outlet: Some("O03".into()),
+        town: Some("锦北街道".into()),
+        at_us: Some(0),
+        due_us: None,
+    }
 }
 
 async fn exercise(s: Server) {
@@ -198,6 +224,17 @@ async fn exercise(s: Server) {
         .await
         .unwrap();
     assert_eq!(finding, 1);
+    // Alert 1, for the monitoring routes.
+    let applied = s
+        .state
+        .db
+        .live_commit(&biaozhun::db::live::LiveCommit {
+            raise: vec![test_alert("M1", "first-response-20min")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(applied.raised, vec![1]);
     let stored = s
         .state
         .evidence
@@ -899,6 +936,7 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
         demo: true,
         insecure_cookies: false,
         code_pattern: "Q/BZ {n:03}—{year}".into(),
+        monitor: Default::default(),
     };
     let (state, setup) = web::prepare(&cfg).await.unwrap();
     assert!(setup.library_created);
@@ -1844,4 +1882,363 @@ async fn events_ingest_on_sqlite() {
 async fn events_ingest_on_postgres() {
     let url = super::db::fresh_pg_url().await;
     events_ingest(start(Some(url)).await).await;
+}
+
+/// (delivery id, signature, body, status answered) of each webhook request.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String, u16)>>>;
+
+/// A webhook receiver: answers the first delivery 500, then 200; keeps what came.
+async fn webhook_receiver() -> (String, Received) {
+    use axum::http::HeaderMap;
+    let got: Received = Default::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let g = g.clone();
+            async move {
+                let h = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let mut g = g.lock().unwrap();
+                let status = if g.is_empty() { 500 } else { 200 };
+                g.push((
+                    h("x-biaozhun-delivery"),
+                    h("x-biaozhun-signature"),
+                    body,
+                    status,
+                ));
+                axum::http::StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+async fn wait_for<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..300 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn live_monitoring(database_url: Option<String>) {
+    use biaozhun::monitor::service::{Clock, MonitorConfig, Webhook};
+    let (hook, received) = webhook_receiver().await;
+    let s = start_monitored(
+        database_url,
+        MonitorConfig {
+            clock: Clock::Events,
+            webhook: Some(Webhook {
+                url: hook,
+                secret: "hook-secret".into(),
+            }),
+            ..MonitorConfig::default()
+        },
+    )
+    .await;
+    let c = client();
+    let admin = s.state.db.user_by_name("admin").await.unwrap().unwrap();
+    let token = s
+        .state
+        .db
+        .create_api_token(&admin, "platform", &Actor::default())
+        .await
+        .unwrap();
+    let (session, csrf) = session_for(&s, Role::Auditor).await;
+    let push = |events: serde_json::Value| {
+        c.post(format!("{}/api/v1/events", s.base))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "events": events }))
+            .send()
+    };
+    let alerts = |q: &'static str| {
+        c.get(format!("{}/api/v1/alerts?{q}", s.base))
+            .bearer_auth(&token)
+            .send()
+    };
+    let ev = |id: &str, case: &str, act: &str, hm: &str| {
+        serde_json::json!({"id": id, "case_id": case, "activity": act,
+            "timestamp": format!("2024-05-01T{hm}:00+08:00"), "role": "客服人员", "outlet_id": "O03"})
+    };
+    // The live page's stream, open before anything happens.
+    let mut stream = c
+        .get(format!("{}/monitor/stream", s.base))
+        .header("cookie", format!("bz_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    // A placed at 10:00; B placed and accepted; time reaches 10:16 (C): A is warned.
+    let r = push(serde_json::json!([
+        ev("a1", "A", "下单", "10:00"),
+        ev("b1", "B", "下单", "10:00"),
+        ev("b2", "B", "受理", "10:05"),
+        ev("c1", "C", "下单", "10:16"),
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    wait_for("a warning", || async {
+        let v: serde_json::Value = alerts("kind=warning").await.unwrap().json().await.unwrap();
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "A" && a["rule_id"] == "first-response-20min")
+    })
+    .await;
+    let v: serde_json::Value = alerts("state=all").await.unwrap().json().await.unwrap();
+    assert!(
+        !v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "B"),
+        "B was answered in time: {v}"
+    );
+    assert_eq!(v["alerts"][0]["outlet"], "O03");
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+        .await
+        .expect("the stream pushed the change")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&chunk).contains("event: alerts"));
+    // 10:21: A's 20 minutes are up — a violation; the warning is resolved by it.
+    push(serde_json::json!([ev("d1", "D", "下单", "10:21")]))
+        .await
+        .unwrap();
+    wait_for("a violation", || async {
+        let v: serde_json::Value = alerts("kind=violation")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "A")
+    })
+    .await;
+    let v: serde_json::Value = alerts("state=resolved&kind=warning")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["alerts"][0]["resolution"], "已超过期限，转为违规", "{v}");
+    let v: serde_json::Value = alerts("kind=violation&clause=T/ZTAC 001.2—2023%239.1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = v["alerts"][0]["id"].as_i64().expect("filtered by clause");
+    // Acting on it through the API: acknowledge, assign, resolve (with a note).
+    let act = |body: serde_json::Value| {
+        c.post(format!("{}/api/v1/alerts/{id}", s.base))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        act(serde_json::json!({"action": "acknowledge"}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        act(serde_json::json!({"action": "acknowledge"}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::BAD_REQUEST,
+        "already acknowledged"
+    );
+    let r: serde_json::Value =
+        act(serde_json::json!({"action": "assign", "assignee": "锦北网点 李堃"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(r["assignee"], "锦北网点 李堃");
+    let r = act(serde_json::json!({"action": "resolve"})).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "a resolution needs a note"
+    );
+    assert!(r.text().await.unwrap().contains("处理说明"));
+    assert_eq!(
+        act(serde_json::json!({"action": "resolve", "note": "已电话联系客户并补派"}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        act(serde_json::json!({"action": "assign", "assignee": "x"}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::BAD_REQUEST,
+        "resolved alerts take no action"
+    );
+    let v: serde_json::Value = c
+        .get(format!("{}/api/v1/alerts/{id}", s.base))
+        .bearer_auth(&token)
+        .body_json()
+        .await;
+    let actions: Vec<&str> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["acknowledge", "assign", "resolve"]);
+    assert_eq!(v["alert"]["state"], "resolved");
+    // C's deadline passes (10:37): acknowledged through the page's form.
+    push(serde_json::json!([ev("e1", "E", "下单", "10:37")]))
+        .await
+        .unwrap();
+    wait_for("C's violation", || async {
+        let v: serde_json::Value = alerts("kind=violation")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "C")
+    })
+    .await;
+    let page = c
+        .get(format!("{}/monitor?kind=violation&outlet=O03", s.base))
+        .header("cookie", format!("bz_session={session}"))
+        .body_text()
+        .await;
+    assert!(page.contains("下单后20 min内首次响应"), "{page}");
+    assert!(page.contains("订单 C"), "the open violation is listed");
+    assert!(
+        !page.contains("订单 A"),
+        "A's is resolved, not listed as open"
+    );
+    let v: serde_json::Value = alerts("kind=violation")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cid = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["subject"] == "C")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = c
+        .post(format!("{}/monitor/alerts/{cid}", s.base))
+        .header("cookie", format!("bz_session={session}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", "acknowledge"),
+            ("back", "/monitor?kind=violation"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/monitor?kind=violation");
+    let page = c
+        .get(format!("{}/monitor?kind=violation", s.base))
+        .header("cookie", format!("bz_session={session}"))
+        .body_text()
+        .await;
+    assert!(page.contains("已确认"), "acknowledged");
+    // The 驾驶舱: today's figures and the town table.
+    let dash = c
+        .get(format!("{}/monitor/dashboard", s.base))
+        .header("cookie", format!("bz_session={session}"))
+        .body_text()
+        .await;
+    assert!(dash.contains("驾驶舱") && dash.contains("各镇街"), "{dash}");
+    assert!(dash.contains("<polyline"), "sparklines");
+    let d: serde_json::Value = c
+        .get(format!("{}/api/v1/monitor", s.base))
+        .bearer_auth(&token)
+        .body_json()
+        .await;
+    assert_eq!(d["today"]["events"], 6);
+    assert!(d["today"]["violations"].as_i64().unwrap() >= 2, "{d}");
+    assert!(d["today"]["warnings"].as_i64().unwrap() >= 2, "{d}");
+    // The webhook: every delivery signed; the first failed (500) and was retried.
+    wait_for("webhook retries", || async {
+        // Backoff: the first retry comes 2 s after the failure.
+        let g = received.lock().unwrap();
+        g.iter().filter(|x| x.3 == 200).count() >= 3 && g.iter().skip(1).any(|x| x.0 == g[0].0)
+    })
+    .await;
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got[0].3, 500);
+    assert!(
+        got.iter().skip(1).any(|x| x.0 == got[0].0 && x.3 == 200),
+        "the failed delivery was retried with the same delivery id"
+    );
+    for (_, sig, body, _) in &got {
+        let (t, v1) = sig.split_once(",v1=").unwrap();
+        let t = t.strip_prefix("t=").unwrap();
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"hook-secret").unwrap();
+        mac.update(format!("{t}.{body}").as_bytes());
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(v1, hex, "signature of {body}");
+    }
+    assert!(
+        got.iter()
+            .any(|x| x.2.contains("alert.raised") && x.2.contains("\"subject\":\"A\""))
+    );
+    assert!(got.iter().any(|x| x.2.contains("alert.resolved")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_monitoring_on_sqlite() {
+    live_monitoring(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_monitoring_on_postgres() {
+    live_monitoring(Some(super::db::fresh_pg_url().await)).await;
 }
