@@ -29,6 +29,37 @@
     form.appendChild(note);
   });
 
+  // Live monitoring pages: the server pushes a message (server-sent events) when
+  // alerts change; the page then fetches itself and swaps in the new list and
+  // figures. Without EventSource (or if the stream drops) it polls every 15 s.
+  var live = document.getElementById("live");
+  if (live) {
+    var busy = false;
+    var refresh = function () {
+      if (busy) return;
+      busy = true;
+      fetch(location.href, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          busy = false;
+          if (!html) return;
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          ["alerts", "summary", "live-status", "today", "towns"].forEach(function (id) {
+            var now = document.getElementById(id), next = doc.getElementById(id);
+            // Do not replace a list while someone is typing into it.
+            if (now && next && !now.contains(document.activeElement)) now.innerHTML = next.innerHTML;
+          });
+          live.setAttribute("data-refreshed", String(Date.now()));
+        })
+        .catch(function () { busy = false; });
+    };
+    if (window.EventSource) {
+      var es = new EventSource(live.getAttribute("data-stream"));
+      es.addEventListener("alerts", refresh);
+    }
+    setInterval(refresh, 15000);
+  }
+
   // The submission editor. As you type (debounced), one request to
   // POST /api/v1/preview returns the same diagnostics as `biaozhun check` and the
   // draft rendered by the standard page's own template. Diagnostics are marked in a
@@ -186,34 +217,4 @@
     if (!marks[line] || cls === "error") marks[line] = { cls: cls, msg: li.textContent };
   });
   drawGutter();
-  // Live monitoring pages: the server pushes a message (server-sent events) when
-  // alerts change; the page then fetches itself and swaps in the new list and
-  // figures. Without EventSource (or if the stream drops) it polls every 15 s.
-  var live = document.getElementById("live");
-  if (live) {
-    var busy = false;
-    var refresh = function () {
-      if (busy) return;
-      busy = true;
-      fetch(location.href, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) {
-          busy = false;
-          if (!html) return;
-          var doc = new DOMParser().parseFromString(html, "text/html");
-          ["alerts", "live-status", "today", "towns"].forEach(function (id) {
-            var now = document.getElementById(id), next = doc.getElementById(id);
-            // Do not replace a list while someone is typing into it.
-            if (now && next && !now.contains(document.activeElement)) now.innerHTML = next.innerHTML;
-          });
-          live.setAttribute("data-refreshed", String(Date.now()));
-        })
-        .catch(function () { busy = false; });
-    };
-    if (window.EventSource) {
-      var es = new EventSource(live.getAttribute("data-stream"));
-      es.addEventListener("alerts", refresh);
-    }
-    setInterval(refresh, 15000);
-  }
 })();

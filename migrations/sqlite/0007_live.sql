@@ -5,6 +5,8 @@
 -- transaction took its sequence number earlier but committed later.)
 ALTER TABLE events ADD COLUMN done SMALLINT NOT NULL DEFAULT 0;
 CREATE INDEX events_todo ON events (seq) WHERE done = 0;
+-- Today's figures on the 驾驶舱 count by arrival.
+CREATE INDEX events_received ON events (received_at);
 
 -- Cases the monitor has seen: events processed (exactly once: the count moves in
 -- the same transaction as `events.done`), time span, where the case happens, and

@@ -30,7 +30,8 @@ pub struct ServeArgs {
     /// Password for the admin account created on first start (default: a random one, printed once).
     #[arg(long, value_name = "PASSWORD")]
     pub admin_password: Option<String>,
-    /// Also create one demo account per role.
+    /// Also create one demo account per role, a simulated platform with an audit,
+    /// and a live feed of simulated orders for the monitor.
     #[arg(long)]
     pub demo: bool,
     /// Cookies without `Secure`: only for plain HTTP on a private network, since
@@ -107,6 +108,17 @@ fn monitor_config(args: &ServeArgs) -> Result<crate::monitor::service::MonitorCo
         },
         close_after,
         webhook,
+        demo_feed: args.demo && !args.no_monitor,
+        // The demo platform's data is from 2023: check its records as of the end of
+        // that year, or every health check would have expired long ago.
+        records_shift: if args.demo {
+            crate::audit::time::parse_instant("2023-12-25T12:00:00+08:00", None)
+                .map(|t| t.0)
+                .unwrap_or(0)
+                - crate::monitor::feed::now_us()
+        } else {
+            0
+        },
         ..MonitorConfig::default()
     })
 }

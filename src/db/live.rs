@@ -786,7 +786,9 @@ impl Db {
         };
         Ok(Today {
             events: one("SELECT COUNT(*) AS n FROM events WHERE received_at >= $1").await?,
-            cases: one("SELECT COUNT(*) AS n FROM live_cases WHERE last_at >= $1 * 1000000")
+            // Orders with an event received today (by arrival, like `events`, so
+            // a replayed log counts on the day it is replayed).
+            cases: one("SELECT COUNT(DISTINCT case_id) AS n FROM events WHERE received_at >= $1")
                 .await?,
             warnings: one(
                 "SELECT COUNT(*) AS n FROM alerts WHERE kind = 'warning' AND raised_at >= $1",
@@ -817,7 +819,8 @@ impl Db {
                 .unwrap_or_else(|| "未归属".into())
         };
         for r in sqlx::query(
-            "SELECT town, COUNT(*) AS n FROM live_cases WHERE last_at >= $1 * 1000000 GROUP BY town",
+            "SELECT c.town, COUNT(DISTINCT e.case_id) AS n FROM events e \
+             JOIN live_cases c ON c.case_id = e.case_id WHERE e.received_at >= $1 GROUP BY c.town",
         )
         .bind(since)
         .fetch_all(&self.pool)
@@ -878,6 +881,28 @@ impl Db {
             row.town = t.clone();
         }
         Ok(towns.into_values().collect())
+    }
+
+    /// Open alerts as (clauses, kind, outlet), for the live page's per-clause and
+    /// per-outlet summary.
+    pub async fn open_alert_places(
+        &self,
+    ) -> Result<Vec<(Vec<String>, String, Option<String>)>, AccountError> {
+        let rows =
+            sqlx::query("SELECT clauses, kind, outlet FROM alerts WHERE state <> 'resolved'")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let clauses: String = r.try_get("clauses")?;
+                Ok((
+                    serde_json::from_str(&clauses).unwrap_or_default(),
+                    r.try_get("kind")?,
+                    r.try_get("outlet")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     /// Events processed per case (tests and the 驾驶舱): (case, events, closed).

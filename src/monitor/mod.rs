@@ -11,6 +11,7 @@
 //!   committed in one transaction with their results, timers rebuilt from the
 //!   database at start, record checks on a schedule, the webhook sender.
 
+pub mod feed;
 pub mod ingest;
 pub mod online;
 pub mod pull;

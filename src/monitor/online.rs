@@ -347,13 +347,16 @@ impl Online {
             }
             for &(i, activation_side) in &self.scratch.bad {
                 let e = &case.events[i];
+                let forward = activation_side && can_follow(rule.template, &self.scratch, i, n);
+                // A deadline only where a target is awaited (a precedence window
+                // looks back).
                 let due = rule
                     .window
                     .as_ref()
                     .map(|w| w.max)
                     .filter(|m| *m != i64::MAX)
-                    .map(|m| e.t.saturating_add(m));
-                let forward = activation_side && can_follow(rule.template, &self.scratch, i, n);
+                    .map(|m| e.t.saturating_add(m))
+                    .filter(|_| forward_template(rule.template));
                 let open = !closed && forward && due.is_none_or(|d| now <= d);
                 let warn_at = rule.warn.and_then(|w| w.at(e.t, rule.window.as_ref()));
                 let state = if !open {
@@ -390,6 +393,20 @@ impl Online {
     pub fn remove(&mut self, case_id: &str) -> Option<LiveCase> {
         self.cases.remove(case_id)
     }
+}
+
+/// Templates whose target comes after the activation in time (a window is then a
+/// deadline).
+fn forward_template(t: Template) -> bool {
+    matches!(
+        t,
+        Template::Response
+            | Template::RespondedExistence
+            | Template::Succession
+            | Template::CoExistence
+            | Template::AlternateResponse
+            | Template::ChainResponse
+    )
 }
 
 /// Can a future event still fulfil activation `i` of a case of `n` events, given the

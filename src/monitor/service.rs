@@ -62,6 +62,16 @@ pub struct MonitorConfig {
     pub horizon: Micros,
     /// Events per round.
     pub batch: i64,
+    /// `serve --demo`: feed a simulated week of orders in real time (the first day
+    /// already past), so the live page has something to show.
+    pub demo_feed: bool,
+    /// Ingest answers 503 while more than this many stored events wait for
+    /// evaluation: a platform sending faster than the monitor evaluates is slowed
+    /// down, and the unevaluated backlog (on disk) stays bounded.
+    pub max_backlog: i64,
+    /// Added to the wall clock for record checks. Zero in service; the demo's
+    /// platform data is from 2023, so the demo checks it as of the end of 2023.
+    pub records_shift: Micros,
 }
 
 impl Default for MonitorConfig {
@@ -74,6 +84,9 @@ impl Default for MonitorConfig {
             records_every: Duration::from_secs(600),
             horizon: 7 * 86_400_000_000,
             batch: 5_000,
+            demo_feed: false,
+            records_shift: 0,
+            max_backlog: 1_000_000,
         }
     }
 }
@@ -102,6 +115,8 @@ pub struct Handle {
     /// `{"raised":[ids],"resolved":[ids]}` after every commit that changed alerts.
     pub updates: tokio::sync::broadcast::Sender<String>,
     pub status: Mutex<Status>,
+    /// Stored events not yet evaluated, as of the monitor's last round.
+    pub backlog: std::sync::atomic::AtomicI64,
 }
 
 impl Handle {
@@ -111,7 +126,14 @@ impl Handle {
             wake: tokio::sync::Notify::new(),
             updates: tokio::sync::broadcast::channel(256).0,
             status: Mutex::new(Status::default()),
+            backlog: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// Whether ingest should turn batches away until the monitor catches up.
+    pub fn overloaded(&self) -> bool {
+        self.config.enabled
+            && self.backlog.load(std::sync::atomic::Ordering::Relaxed) > self.config.max_backlog
     }
 
     pub fn status(&self) -> Status {
@@ -742,6 +764,16 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
     loop {
         let n = step(db, &mut m, cfg.batch, first, handle).await?;
         first = false;
+        if n as i64 >= cfg.batch || handle.overloaded() {
+            let b = db.live_backlog().await.map_err(|e| e.to_string())?;
+            handle
+                .backlog
+                .store(b, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            handle
+                .backlog
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
         let (open_cases, pending, warned) = m.status();
         let now_s = fmt_t(m.now());
         handle.set_status(|s| {
@@ -767,7 +799,7 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
                     &checks,
                     p,
                     &Places::new(p),
-                    now_us(),
+                    now_us() + cfg.records_shift,
                     cfg.horizon,
                     &open,
                     cfg.webhook.is_some(),
@@ -800,6 +832,49 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
             let _ = tokio::time::timeout(wait, handle.wake.notified()).await;
         }
     }
+}
+
+/// The demo's feed: a generated week of orders, its first day in the past, released
+/// in real time into the database. The week's start is kept in
+/// `DATA/demo-feed.json`, so a restart continues the same week (event ids repeat,
+/// and are stored once).
+pub async fn demo_feed(db: Db, data: PathBuf, handle: Arc<Handle>) {
+    use super::feed;
+    use crate::audit::generate::{OutFormat, Settings, generate};
+    let mut s = Settings::new(2_000, 2026);
+    s.days = 7;
+    let mut buf = Vec::new();
+    if generate(&s, OutFormat::Csv, &mut buf).is_err() {
+        return;
+    }
+    let Ok(mut events) = feed::parse_log(&String::from_utf8_lossy(&buf), "demo", "demo") else {
+        return;
+    };
+    let Some(first) = events.first().map(|e| e.at_us) else {
+        return;
+    };
+    let file = data.join("demo-feed.json");
+    let origin = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["start_us"].as_i64())
+        .unwrap_or_else(|| {
+            let start = feed::now_us() - 86_400_000_000;
+            let _ = std::fs::write(&file, serde_json::json!({ "start_us": start }).to_string());
+            start
+        });
+    feed::shift(&mut events, origin - first);
+    let now = feed::now_us();
+    feed::play(&events, now, now, 1.0, 1_000, |batch| {
+        let db = db.clone();
+        let handle = handle.clone();
+        async move {
+            let ok = db.ingest_events(&batch, "demo").await.is_ok();
+            handle.wake.notify_one();
+            ok
+        }
+    })
+    .await;
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA-256 of "<t>.<body>">`.

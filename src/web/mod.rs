@@ -980,6 +980,13 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
         },
         state.monitor.clone(),
     ));
+    if state.monitor.config.demo_feed && state.monitor.config.enabled {
+        tokio::spawn(crate::monitor::service::demo_feed(
+            state.db.clone(),
+            state.data.clone(),
+            state.monitor.clone(),
+        ));
+    }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -32,6 +32,15 @@ pub async fn ingest(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
+    if state.monitor.overloaded() {
+        let mut r = json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "error": "实时监测处理积压，请在 Retry-After 秒后重发这一批（事件按 id 去重，重发是安全的）" }),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return Ok(r);
+    }
     let Ok(Ok(_permit)) = tokio::time::timeout(SLOT_WAIT, state.ingest_slots.acquire()).await
     else {
         let mut r = json(
@@ -217,6 +226,28 @@ pub struct AlertsPage {
     outlet: String,
     clause: String,
     outlets: Vec<String>,
+    /// Open alerts per clause and per outlet: (key, warnings, violations).
+    by_clause: Vec<(String, usize, usize)>,
+    by_outlet: Vec<(String, usize, usize)>,
+}
+
+/// (key, warnings, violations) per key, most violations first.
+fn tally<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, usize, usize)> {
+    let mut m: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+    for (key, kind) in items {
+        let e = m.entry(key).or_default();
+        if kind == "warning" {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    let mut v: Vec<_> = m
+        .into_iter()
+        .map(|(k, (w, x))| (k.to_string(), w, x))
+        .collect();
+    v.sort_by(|a, b| (b.2, b.1).cmp(&(a.2, a.1)).then(a.0.cmp(&b.0)));
+    v
 }
 
 pub async fn page(
@@ -231,7 +262,18 @@ pub async fn page(
         .map(|(id, _)| id)
         .collect();
     outlets.sort();
+    let open = state.db.open_alert_places().await?;
+    let by_clause = tally(
+        open.iter()
+            .flat_map(|(cs, kind, _)| cs.iter().map(move |c| (c.as_str(), kind.as_str()))),
+    );
+    let by_outlet = tally(
+        open.iter()
+            .map(|(_, kind, o)| (o.as_deref().unwrap_or("未归属"), kind.as_str())),
+    );
     Ok(AlertsPage {
+        by_clause,
+        by_outlet,
         nav: Nav::of(&viewer),
         alerts: alerts.iter().map(alert_row).collect(),
         status: state.monitor.status(),

@@ -766,3 +766,130 @@ async fn an_auditor_works_through_the_on_site_checklist_on_a_phone() {
         std::fs::metadata(&photo).unwrap().len() as usize
     );
 }
+
+/// 实时监测 on a phone: an operator has the live page open; the platform pushes an
+/// order that nobody accepts, time moves on (events clock), and the warning and
+/// then the violation appear without a reload. She assigns and closes it; the 驾驶舱
+/// counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_watches_alerts_arrive_live_on_a_phone() {
+    use biaozhun::monitor::service::{Clock, MonitorConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.monitor = MonitorConfig {
+        clock: Clock::Events,
+        ..MonitorConfig::default()
+    };
+    let (state, _) = web::prepare(&cfg).await.unwrap();
+    let user = state
+        .db
+        .create_user(
+            &NewUser {
+                username: "zhaoliu",
+                display_name: "赵六",
+                password: "browser-password-4",
+                role: Role::Auditor,
+                department: "运营部",
+            },
+            &Actor::default(),
+        )
+        .await
+        .unwrap();
+    let token = state
+        .db
+        .create_api_token(&user, "platform", &Actor::default())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(web::serve(state, listener));
+    let push = |events: serde_json::Value| {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/api/v1/events"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({ "events": events }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), reqwest::StatusCode::OK);
+        }
+    };
+    let ev = |id: &str, case: &str, hm: &str| {
+        serde_json::json!({"id": id, "case_id": case, "activity": "下单",
+            "timestamp": format!("2024-05-01T{hm}:00+08:00"), "outlet_id": "O05", "town": "於潜镇"})
+    };
+
+    let (c, _driver) = browser().await;
+    let result = async {
+        c.set_window_size(390, 844).await?;
+        sign_in(&c, &base, "zhaoliu", "browser-password-4").await?;
+        c.goto(&format!("{base}/monitor")).await?;
+        wait_text(&c, "#alerts", "没有符合条件的告警").await?;
+        // The page is open; the platform pushes. 10:16 is past 75% of 20 min.
+        push(serde_json::json!([
+            ev("p1", "L1", "10:00"),
+            ev("p2", "L2", "10:16")
+        ]))
+        .await;
+        let list = wait_text(&c, "#alerts", "预警").await?;
+        assert!(
+            list.contains("订单 L1") && list.contains("於潜镇"),
+            "{list}"
+        );
+        shot(&c, "30-monitor-warning-phone").await;
+        push(serde_json::json!([ev("p3", "L3", "10:21")])).await;
+        let list = wait_text(&c, "#alerts", "违规").await?;
+        assert!(list.contains("下单后20 min内首次响应"), "{list}");
+        // Assign, then close with a note.
+        let item = c
+            .find(Locator::XPath(
+                "//article[contains(@class,'bad')][.//p[contains(., '订单 L1')]]",
+            ))
+            .await?;
+        item.find(Locator::Css("input[name=assignee]"))
+            .await?
+            .send_keys("於潜镇网点 钱七")
+            .await?;
+        let assign = item
+            .find(Locator::Css("form:has(input[name=assignee]) button"))
+            .await?;
+        click_and_load(&c, assign).await?;
+        let list = wait_text(&c, "#alerts", "负责人 於潜镇网点 钱七").await?;
+        assert!(list.contains("已确认"), "assigning acknowledges: {list}");
+        let item = c
+            .find(Locator::XPath(
+                "//article[contains(@class,'bad')][.//p[contains(., '订单 L1')]]",
+            ))
+            .await?;
+        item.find(Locator::Css("input[name=note]"))
+            .await?
+            .send_keys("已电话联系客户，重新受理")
+            .await?;
+        let close = item
+            .find(Locator::Css("form:has(input[name=note]) button"))
+            .await?;
+        click_and_load(&c, close).await?;
+        c.goto(&format!("{base}/monitor?state=resolved")).await?;
+        let done = wait_text(&c, "#alerts", "已电话联系客户").await?;
+        assert!(done.contains("已关闭"), "{done}");
+        shot(&c, "31-monitor-resolved-phone").await;
+        c.goto(&format!("{base}/monitor/dashboard")).await?;
+        let towns = wait_text(&c, "#towns", "於潜镇").await?;
+        assert!(towns.contains("於潜镇"), "{towns}");
+        let violations = c
+            .find(Locator::Css("#today-violations"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(violations.trim(), "1", "L1's violation today");
+        let orders = c.find(Locator::Css("#today-cases")).await?.text().await?;
+        assert_eq!(orders.trim(), "3", "three orders came in today");
+        shot(&c, "32-dashboard-phone").await;
+        Ok::<(), CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    result.unwrap();
+}

@@ -744,3 +744,106 @@ fn events_survive_a_sigkill_mid_stream() {
     ids.dedup();
     assert_eq!(ids.len(), TOTAL, "and none twice");
 }
+
+/// `monitor replay` sends a log to a running server as live events: moved to now,
+/// all of it (at a high speed), nothing twice on a second run; a refused token and
+/// a log without a timestamp column are clear errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_replay_sends_a_log_as_live_events() {
+    use biaozhun::web::{self, ServeConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        data: dir.path().join("data"),
+        standards: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards"),
+        database_url: None,
+        admin_password: Some("admin-password-1".into()),
+        demo: false,
+        insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
+        monitor: Default::default(),
+    };
+    let (state, _) = web::prepare(&cfg).await.unwrap();
+    let admin = state.db.user_by_name("admin").await.unwrap().unwrap();
+    let token = state
+        .db
+        .create_api_token(&admin, "replay", &Default::default())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(web::serve(state.clone(), listener));
+    let log = dir.path().join("day.csv");
+    let made = biaozhun(&[
+        "demo",
+        "log",
+        "--orders",
+        "50",
+        "--days",
+        "1",
+        "--out",
+        log.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let lines = std::fs::read_to_string(&log).unwrap().lines().count() - 1;
+    let run = |token: String, log: std::path::PathBuf| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            biaozhun(&[
+                "monitor",
+                "replay",
+                log.to_str().unwrap(),
+                "--url",
+                &url,
+                "--token",
+                &token,
+                "--speed",
+                "1000000",
+            ])
+        })
+    };
+    let o = run(token.clone(), log.clone()).await.unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!(
+            "replayed {lines} events from {}: {lines} new, 0 already stored",
+            log.display()
+        )
+    );
+    let stored = state.db.events_after(0, 100_000).await.unwrap();
+    assert_eq!(stored.len(), lines);
+    // Moved to now: the first event happened moments ago.
+    let now = biaozhun::monitor::feed::now_us();
+    let first = stored
+        .iter()
+        .map(|e| {
+            biaozhun::audit::time::parse_instant(&e.timestamp, None)
+                .unwrap()
+                .0
+        })
+        .min()
+        .unwrap();
+    assert!((now - first).abs() < 120_000_000, "{}", stored[0].timestamp);
+    let again = run(token.clone(), log.clone()).await.unwrap();
+    assert!(
+        stdout(&again).contains(&format!("0 new, {lines} already stored")),
+        "{}",
+        stdout(&again)
+    );
+    let bad = run("not-a-token".into(), log.clone()).await.unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("refused the token (401)"),
+        "{}",
+        stderr(&bad)
+    );
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, "case_id,activity\nO1,下单\n").unwrap();
+    let o = run(token, broken).await.unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("broken.csv:2: no timestamp column"),
+        "{}",
+        stderr(&o)
+    );
+}

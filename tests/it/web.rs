@@ -2147,6 +2147,11 @@ async fn live_monitoring(database_url: Option<String>) {
     assert!(page.contains("下单后20 min内首次响应"), "{page}");
     assert!(page.contains("订单 C"), "the open violation is listed");
     assert!(
+        page.contains("按条款")
+            && page.contains("/monitor?clause=T/ZTAC%20001.2%E2%80%942023%239.1"),
+        "open alerts per clause, each a filter"
+    );
+    assert!(
         !page.contains("订单 A"),
         "A's is resolved, not listed as open"
     );
@@ -2183,6 +2188,21 @@ async fn live_monitoring(database_url: Option<String>) {
         .body_text()
         .await;
     assert!(page.contains("已确认"), "acknowledged");
+    // Back-pressure from the monitor: while too many events wait for evaluation,
+    // ingest answers 503 with Retry-After, and takes batches again once it caught up.
+    s.state
+        .monitor
+        .backlog
+        .store(2_000_000, std::sync::atomic::Ordering::Relaxed);
+    let r = push(serde_json::json!([ev("z1", "Z", "下单", "10:38")]))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "5");
+    s.state
+        .monitor
+        .backlog
+        .store(0, std::sync::atomic::Ordering::Relaxed);
     // The 驾驶舱: today's figures and the town table.
     let dash = c
         .get(format!("{}/monitor/dashboard", s.base))
