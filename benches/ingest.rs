@@ -17,6 +17,17 @@ const SECONDS: u64 = 8;
 /// (clients, events per batch): big batches for throughput, small ones for latency.
 const CONFIGS: [(usize, usize); 2] = [(4, 1000), (4, 200)];
 
+/// The instant the bench started (µs), the base of every event time.
+fn start_us() -> i64 {
+    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0)
+    })
+}
+
 fn body(client: usize, n: usize, batch: usize) -> String {
     let acts = [
         "下单",
@@ -34,7 +45,10 @@ fn body(client: usize, n: usize, batch: usize) -> String {
                 "id": format!("b{batch}-c{client}-{k}"),
                 "case_id": format!("O{client}{:08}", k / 7),
                 "activity": acts[k % 7],
-                "timestamp": format!("2024-05-01T{:02}:{:02}:{:02}+08:00", (k / 3600) % 24, (k / 60) % 60, k % 60),
+                // Live events: now, a second apart per client, so the monitor sees
+                // open orders as in service (old times would close every order at
+                // once and reopen it with each later event).
+                "timestamp": biaozhun::audit::time::format_instant(start_us() + k as i64 * 1_000_000, 480),
                 "resource": format!("S{:03}", k % 300),
                 "worker_id": format!("W{:05}", k % 3500),
                 "service_type": "日常保洁",
@@ -68,9 +82,22 @@ async fn pg_url() -> Option<String> {
     Some(format!("{base}?options=-c%20search_path%3D{schema}"))
 }
 
-async fn run(label: &str, database_url: Option<String>) {
+async fn run(label: &str, postgres: bool) {
     for (clients, batch) in CONFIGS {
-        run_one(label, database_url.clone(), clients, batch).await;
+        // A fresh database per configuration (the previous server and its monitor
+        // keep running in this process, on their own database).
+        let url = if postgres {
+            match pg_url().await {
+                Some(u) => Some(u),
+                None => {
+                    println!("PostgreSQL: not reachable at 127.0.0.1:5432, skipped");
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        run_one(label, url, clients, batch).await;
     }
 }
 
@@ -191,10 +218,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        run("SQLite", None).await;
-        match pg_url().await {
-            Some(url) => run("PostgreSQL", Some(url)).await,
-            None => println!("PostgreSQL: not reachable at 127.0.0.1:5432, skipped"),
-        }
+        run("SQLite", false).await;
+        run("PostgreSQL", true).await;
     });
 }

@@ -74,6 +74,7 @@ impl Db {
         source: &str,
         cursor: Option<(&str, i64)>,
     ) -> Result<Ingested, AccountError> {
+        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         let at = now();
         let mut accepted = 0usize;

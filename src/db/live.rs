@@ -17,6 +17,8 @@ use crate::db::accounts::AccountError;
 
 /// Bound parameters per `IN (…)` list.
 const IN_CHUNK: usize = 500;
+/// Cases per multi-row upsert (7 parameters each).
+const CASES_PER_INSERT: usize = 500;
 /// Alerts per multi-row `INSERT` (14 parameters each).
 const ALERTS_PER_INSERT: usize = 200;
 
@@ -380,44 +382,98 @@ impl Db {
 
     /// Applies one monitor round in one transaction.
     pub async fn live_commit(&self, c: &LiveCommit) -> Result<Applied, AccountError> {
+        let _gate = self.write_gate().await;
         let mut tx = self.pool.begin().await?;
         let at = now();
         let mut applied = Applied::default();
-        for chunk in c.done.chunks(IN_CHUNK) {
-            let sql = format!(
-                "UPDATE events SET done = 1 WHERE seq IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for s in chunk {
-                q = q.bind(*s);
+        // Done marks by runs of consecutive sequence numbers (`BETWEEN`): a run
+        // holds only events of this round, so no event read by nobody is marked.
+        let mut seqs = c.done.clone();
+        seqs.sort_unstable();
+        seqs.dedup();
+        let expected = seqs.len() as u64;
+        let mut marked = 0u64;
+        let mut runs: Vec<(i64, i64)> = Vec::new();
+        for s in seqs {
+            match runs.last_mut() {
+                Some((_, hi)) if *hi + 1 == s => *hi = s,
+                _ => runs.push((s, s)),
             }
-            q.execute(&mut *tx).await?;
         }
-        for d in &c.cases {
-            let closed = d.closed.flatten();
-            sqlx::query(
-                "INSERT INTO live_cases (case_id, events, first_at, last_at, outlet, town, closed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (case_id) DO UPDATE SET events = live_cases.events + excluded.events, \
-                 first_at = CASE WHEN excluded.first_at < live_cases.first_at \
-                   THEN excluded.first_at ELSE live_cases.first_at END, \
-                 last_at = CASE WHEN excluded.last_at > live_cases.last_at \
-                   THEN excluded.last_at ELSE live_cases.last_at END, \
-                 outlet = COALESCE(excluded.outlet, live_cases.outlet), \
-                 town = COALESCE(excluded.town, live_cases.town), \
-                 closed_at = CASE WHEN $8 = 1 THEN excluded.closed_at ELSE live_cases.closed_at END",
-            )
-            .bind(&d.case_id)
-            .bind(d.events)
-            .bind(d.first_at)
-            .bind(d.last_at)
-            .bind(&d.outlet)
-            .bind(&d.town)
-            .bind(closed)
-            .bind(i32::from(d.closed.is_some()))
-            .execute(&mut *tx)
-            .await?;
+        for chunk in runs.chunks(IN_CHUNK / 2) {
+            let cond = (0..chunk.len())
+                .map(|i| format!("seq BETWEEN ${} AND ${}", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            let sql = format!("UPDATE events SET done = 1 WHERE done = 0 AND ({cond})");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (lo, hi) in chunk {
+                q = q.bind(*lo).bind(*hi);
+            }
+            marked += q.execute(&mut *tx).await?.rows_affected();
+        }
+        // Someone else (a second server on the same database) processed some of
+        // these events meanwhile: keep nothing of this round; the caller rebuilds.
+        if marked != expected {
+            return Err(AccountError::Invalid(format!(
+                "{} of {expected} events were already processed by another monitor",
+                expected - marked
+            )));
+        }
+        // Case counters in multi-row upserts: one statement shape for cases whose
+        // closing state is unchanged, one for cases closed or reopened now.
+        for touches_closed in [false, true] {
+            let group: Vec<&CaseDelta> = c
+                .cases
+                .iter()
+                .filter(|d| d.closed.is_some() == touches_closed)
+                .collect();
+            for chunk in group.chunks(CASES_PER_INSERT) {
+                let mut sql = String::from(
+                    "INSERT INTO live_cases (case_id, events, first_at, last_at, outlet, town, closed_at) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = i * 7;
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7
+                    ));
+                }
+                sql.push_str(
+                    " ON CONFLICT (case_id) DO UPDATE SET events = live_cases.events + excluded.events, \
+                     first_at = CASE WHEN excluded.first_at < live_cases.first_at \
+                       THEN excluded.first_at ELSE live_cases.first_at END, \
+                     last_at = CASE WHEN excluded.last_at > live_cases.last_at \
+                       THEN excluded.last_at ELSE live_cases.last_at END, \
+                     outlet = COALESCE(excluded.outlet, live_cases.outlet), \
+                     town = COALESCE(excluded.town, live_cases.town)",
+                );
+                if touches_closed {
+                    sql.push_str(", closed_at = excluded.closed_at");
+                }
+                // Only placeholders are assembled here; every value is bound.
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for d in chunk {
+                    q = q
+                        .bind(&d.case_id)
+                        .bind(d.events)
+                        .bind(d.first_at)
+                        .bind(d.last_at)
+                        .bind(&d.outlet)
+                        .bind(&d.town)
+                        .bind(d.closed.flatten());
+                }
+                q.execute(&mut *tx).await?;
+            }
         }
         for (case, key, state) in &c.flags {
             match state {

@@ -58,6 +58,10 @@ pub struct Db {
     pub backend: Backend,
     /// The badge counts per user, computed on every page otherwise.
     pub(crate) attention: std::sync::Arc<submissions::AttentionCache>,
+    /// SQLite has one writer at a time. The heavy writers (event ingest and the
+    /// monitor's commits) queue here, in order, instead of polling SQLite's lock
+    /// with `busy_timeout`, which lets one starve the other for seconds.
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The SQLite URL for a database file under the data directory.
@@ -105,6 +109,7 @@ impl Db {
             pool,
             backend,
             attention: Default::default(),
+            write_gate: Default::default(),
         };
         db.migrate().await?;
         Ok(db)
@@ -124,6 +129,15 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// On SQLite, waits for the heavy-writer gate (see `write_gate`); on PostgreSQL,
+    /// which has row locks, nothing.
+    pub(crate) async fn write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// A trivial query: is the database answering?

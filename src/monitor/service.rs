@@ -740,8 +740,41 @@ pub async fn step(
     Ok(events.len())
 }
 
+/// The PostgreSQL advisory lock that makes one server of several the monitor; the
+/// second key is the schema's, since advisory locks are per database and several
+/// installations may share one database in separate schemas.
+const MONITOR_LOCK: i32 = 0x627a_6d6e; // "bzmn"
+
 async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), String> {
     let cfg = &handle.config;
+    // Several servers on one PostgreSQL database: one monitors, the others stand by
+    // (the lock belongs to this connection, so it goes when the server does).
+    let _lock = match db.backend {
+        crate::db::Backend::Postgres => {
+            let mut conn = db.pool.acquire().await.map_err(|e| e.to_string())?;
+            loop {
+                use sqlx::Row;
+                let ok: bool = sqlx::query(
+                    "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
+                )
+                    .bind(MONITOR_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .and_then(|r| r.try_get("ok"))
+                    .map_err(|e| e.to_string())?;
+                if ok {
+                    break;
+                }
+                handle.set_status(|s| {
+                    s.running = false;
+                    s.error = Some("另一台服务器正在运行实时监测（本机待命）".into());
+                });
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Some(conn.detach())
+        }
+        crate::db::Backend::Sqlite => None,
+    };
     let rules = RuleSet::load(std::slice::from_ref(&inputs.audits_dir)).map_err(|d| {
         format!(
             "规则文件有错误：{}",
@@ -762,9 +795,14 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
         s.error = None;
     });
     loop {
-        let n = step(db, &mut m, cfg.batch, first, handle).await?;
+        // SQLite has one writer: shorter rounds keep ingest's waits short.
+        let batch = match db.backend {
+            crate::db::Backend::Sqlite => cfg.batch.min(1_000),
+            crate::db::Backend::Postgres => cfg.batch,
+        };
+        let n = step(db, &mut m, batch, first, handle).await?;
         first = false;
-        if n as i64 >= cfg.batch || handle.overloaded() {
+        if n as i64 >= batch || handle.overloaded() {
             let b = db.live_backlog().await.map_err(|e| e.to_string())?;
             handle
                 .backlog
@@ -817,7 +855,7 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
             }
             records_due = std::time::Instant::now() + cfg.records_every;
         }
-        if n as i64 >= cfg.batch {
+        if n as i64 >= batch {
             continue;
         }
         // Idle: sleep until an ingest, the next timer (wall clock) or a second.

@@ -639,3 +639,130 @@ fn record_checks_warn_before_expiry() {
     assert_eq!(again.resolve.len(), 1);
     assert_eq!(again.resolve[0].subject, "workers:W99999");
 }
+
+/// Two servers on one PostgreSQL database: one monitors, the other stands by; the
+/// events are processed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_monitor_per_postgres_database() {
+    use biaozhun::web::{self, ServeConfig};
+    let url = super::db::fresh_pg_url().await;
+    let mut servers = Vec::new();
+    let mut dirs = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ServeConfig {
+            data: dir.path().join("data"),
+            standards: root().join("standards"),
+            database_url: Some(url.clone()),
+            admin_password: Some("admin-password-1".into()),
+            demo: false,
+            insecure_cookies: false,
+            code_pattern: "Q/BZ {n:03}—{year}".into(),
+            monitor: MonitorConfig {
+                clock: Clock::Events,
+                ..MonitorConfig::default()
+            },
+        };
+        let (state, _) = web::prepare(&cfg).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tokio::spawn(web::serve(state.clone(), listener));
+        servers.push(state);
+        dirs.push(dir);
+    }
+    let db = &servers[0].db;
+    let events: Vec<NewEvent> = (0..2_000)
+        .map(|i| {
+            new_event(
+                &format!("p{i}"),
+                &format!("C{}", i / 4),
+                ["下单", "受理", "派单", "评价"][i % 4],
+                &iso(1_714_528_800_000_000 + i as i64 * 60_000_000),
+                serde_json::json!({}),
+            )
+        })
+        .collect();
+    for chunk in events.chunks(200) {
+        db.ingest_events(chunk, "test").await.unwrap();
+        for s in &servers {
+            s.monitor.wake.notify_one();
+        }
+    }
+    for _ in 0..200 {
+        if db.live_backlog().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(db.live_backlog().await.unwrap(), 0);
+    let total: i64 = db
+        .live_case_counts()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.1)
+        .sum();
+    assert_eq!(total, 2_000, "each event counted once");
+    let states: Vec<_> = servers.iter().map(|s| s.monitor.status()).collect();
+    assert_eq!(states.iter().filter(|s| s.running).count(), 1, "{states:?}");
+    assert!(
+        states
+            .iter()
+            .any(|s| s.error.as_deref().is_some_and(|e| e.contains("待命"))),
+        "{states:?}"
+    );
+    // Another installation in another schema of the same database monitors too.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ServeConfig {
+        data: dir.path().join("data"),
+        standards: root().join("standards"),
+        database_url: Some(super::db::fresh_pg_url().await),
+        admin_password: Some("admin-password-1".into()),
+        demo: false,
+        insecure_cookies: false,
+        code_pattern: "Q/BZ {n:03}—{year}".into(),
+        monitor: MonitorConfig::default(),
+    };
+    let (other, _) = web::prepare(&cfg).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(web::serve(other.clone(), listener));
+    for _ in 0..100 {
+        if other.monitor.status().running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(other.monitor.status().running, "{:?}", other.monitor.status());
+}
+
+/// Two monitors that read the same events (a race no lock prevented): the second
+/// commit finds them done and keeps nothing, so nothing counts twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_commit_of_the_same_events_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = biaozhun::db::Db::open(&biaozhun::db::sqlite_url(&dir.path().join("m.db")))
+        .await
+        .unwrap();
+    let cfg = MonitorConfig::default();
+    let events: Vec<NewEvent> = (0..10)
+        .map(|i| {
+            new_event(
+                &format!("r{i}"),
+                "R1",
+                "下单",
+                &iso(now_us()),
+                serde_json::json!({}),
+            )
+        })
+        .collect();
+    db.ingest_events(&events, "test").await.unwrap();
+    let todo = db.live_todo(100).await.unwrap();
+    let mut m1 = Monitor::new(rules(), Places::default(), &cfg);
+    let mut m2 = Monitor::new(rules(), Places::default(), &cfg);
+    let c1 = m1.round(&todo, &[], false);
+    let c2 = m2.round(&todo, &[], false);
+    db.live_commit(&c1).await.unwrap();
+    let err = db.live_commit(&c2).await.unwrap_err();
+    assert!(err.to_string().contains("already processed"), "{err}");
+    let counts = db.live_case_counts().await.unwrap();
+    assert_eq!(counts, vec![("R1".to_string(), 10, false)]);
+}
