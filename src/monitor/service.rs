@@ -757,11 +757,11 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
                 let ok: bool = sqlx::query(
                     "SELECT pg_try_advisory_lock($1, hashtext(current_schema())) AS ok",
                 )
-                    .bind(MONITOR_LOCK)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .and_then(|r| r.try_get("ok"))
-                    .map_err(|e| e.to_string())?;
+                .bind(MONITOR_LOCK)
+                .fetch_one(&mut *conn)
+                .await
+                .and_then(|r| r.try_get("ok"))
+                .map_err(|e| e.to_string())?;
                 if ok {
                     break;
                 }

@@ -731,7 +731,11 @@ async fn one_monitor_per_postgres_database() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(other.monitor.status().running, "{:?}", other.monitor.status());
+    assert!(
+        other.monitor.status().running,
+        "{:?}",
+        other.monitor.status()
+    );
 }
 
 /// Two monitors that read the same events (a race no lock prevented): the second
