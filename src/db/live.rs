@@ -91,6 +91,31 @@ impl LiveCommit {
     }
 }
 
+impl LiveCommit {
+    /// Splits a commit of alerts only (a record round) into commits of at most `n`
+    /// alerts each, so a first round raising thousands does not hold SQLite's
+    /// single write lock for seconds. Safe because raising and resolving are
+    /// idempotent: a crash between parts is finished by the next round.
+    pub fn into_parts(self, n: usize) -> Vec<LiveCommit> {
+        let n = n.max(1);
+        let mut parts = Vec::new();
+        let webhook = self.webhook;
+        let mut raise = self.raise.into_iter().peekable();
+        let mut resolve = self.resolve.into_iter().peekable();
+        while raise.peek().is_some() || resolve.peek().is_some() {
+            let mut part = LiveCommit {
+                webhook,
+                ..Default::default()
+            };
+            part.raise.extend(raise.by_ref().take(n));
+            let room = n - part.raise.len();
+            part.resolve.extend(resolve.by_ref().take(room));
+            parts.push(part);
+        }
+        parts
+    }
+}
+
 /// What a commit did (for the live page's stream).
 #[derive(Debug, Default, Clone)]
 pub struct Applied {
@@ -1026,6 +1051,46 @@ async fn queue_webhook(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn alert_commits_split_into_parts() {
+        let alert = |i: usize| super::NewAlert {
+            kind: "violation".into(),
+            source: "record".into(),
+            subject: format!("workers:W{i}"),
+            okey: "c".into(),
+            rule_id: "c".into(),
+            title: String::new(),
+            clauses: vec![],
+            severity: "major".into(),
+            detail: String::new(),
+            outlet: None,
+            town: None,
+            at_us: None,
+            due_us: None,
+        };
+        let c = super::LiveCommit {
+            raise: (0..7).map(alert).collect(),
+            resolve: (0..4)
+                .map(|i| super::AutoResolve {
+                    kind: "warning".into(),
+                    source: "record".into(),
+                    subject: format!("workers:X{i}"),
+                    okey: "c".into(),
+                    resolution: "ok".into(),
+                })
+                .collect(),
+            webhook: true,
+            ..Default::default()
+        };
+        let parts = c.into_parts(3);
+        let sizes: Vec<(usize, usize)> = parts
+            .iter()
+            .map(|p| (p.raise.len(), p.resolve.len()))
+            .collect();
+        assert_eq!(sizes, vec![(3, 0), (3, 0), (1, 2), (0, 2)]);
+        assert!(parts.iter().all(|p| p.webhook));
+    }
+
     #[test]
     fn today_starts_at_midnight_in_hangzhou() {
         // 2024-05-01T01:30:00+08:00 = 2024-04-30T17:30:00Z.

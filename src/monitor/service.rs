@@ -740,6 +740,9 @@ pub async fn step(
     Ok(events.len())
 }
 
+/// Record alerts per transaction (see `LiveCommit::into_parts`).
+const RECORD_ALERTS_PER_COMMIT: usize = 500;
+
 /// The PostgreSQL advisory lock that makes one server of several the monitor; the
 /// second key is the schema's, since advisory locks are per database and several
 /// installations may share one database in separate schemas.
@@ -781,10 +784,16 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
             d.first().map(|d| d.to_string()).unwrap_or_default()
         )
     })?;
-    let checks = CheckSet::load(std::slice::from_ref(&inputs.audits_dir)).unwrap_or_default();
-    let mut platform = load_platform(inputs);
+    let checks =
+        Arc::new(CheckSet::load(std::slice::from_ref(&inputs.audits_dir)).unwrap_or_default());
+    // Reading the platform and checking records are CPU work: off the async threads.
+    let load = |inputs: &Inputs| {
+        let inputs = inputs.clone();
+        tokio::task::spawn_blocking(move || load_platform(&inputs).map(Arc::new))
+    };
+    let mut platform = load(inputs).await.map_err(|e| e.to_string())?;
     let mut fingerprint = platform_fingerprint(&inputs.platform_dir);
-    let places = platform.as_ref().map(Places::new).unwrap_or_default();
+    let places = platform.as_deref().map(Places::new).unwrap_or_default();
     let mut m = Monitor::new(rules, places, cfg);
     m.restore(db).await.map_err(|e| e.to_string())?;
     // Every open case at the current instant: deadlines passed while down fire now.
@@ -825,31 +834,35 @@ async fn run_once(db: &Db, inputs: &Inputs, handle: &Handle) -> Result<(), Strin
         let fp = platform_fingerprint(&inputs.platform_dir);
         if fp != fingerprint || std::time::Instant::now() >= records_due {
             if fp != fingerprint {
-                platform = load_platform(inputs);
+                platform = load(inputs).await.map_err(|e| e.to_string())?;
                 fingerprint = fp;
             }
-            if let Some(p) = &platform {
+            if let Some(p) = platform.clone() {
                 let open = db
                     .live_open_alert_keys("record")
                     .await
                     .map_err(|e| e.to_string())?;
-                let c = record_round(
-                    &checks,
-                    p,
-                    &Places::new(p),
+                let (checks, at, horizon, hook) = (
+                    checks.clone(),
                     now_us() + cfg.records_shift,
                     cfg.horizon,
-                    &open,
                     cfg.webhook.is_some(),
                 );
-                if !c.is_empty() {
-                    let applied = db.live_commit(&c).await.map_err(|e| e.to_string())?;
+                let c = tokio::task::spawn_blocking(move || {
+                    record_round(&checks, &p, &Places::new(&p), at, horizon, &open, hook)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                for part in c.into_parts(RECORD_ALERTS_PER_COMMIT) {
+                    let applied = db.live_commit(&part).await.map_err(|e| e.to_string())?;
                     if !applied.raised.is_empty() || !applied.resolved.is_empty() {
                         let _ = handle.updates.send(
                             serde_json::json!({"raised": applied.raised, "resolved": applied.resolved})
                                 .to_string(),
                         );
                     }
+                    // Let the web's writers in between parts.
+                    tokio::task::yield_now().await;
                 }
                 handle.set_status(|s| s.records_at = Some(crate::db::now()));
             }
