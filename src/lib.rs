@@ -14,4 +14,5 @@ pub mod report;
 pub mod search;
 pub mod standard;
 pub mod submission;
+pub mod survey;
 pub mod web;

@@ -14,6 +14,7 @@ mod report;
 mod search;
 mod serve;
 mod show;
+mod survey;
 pub mod table;
 
 use std::path::PathBuf;
@@ -66,6 +67,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Live monitoring: follow the platform's event table (pull mode).
     Monitor(monitor::MonitorArgs),
+    /// Satisfaction surveys: statistics of a 问卷星 export.
+    Survey(survey::SurveyArgs),
 }
 
 /// A failure of the command itself (not a lint finding): printed as `error: …`, exit 2.
@@ -102,6 +105,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Import(a) => import::run(a, &mut out),
         Command::Report(a) => report::run(a, &mut out),
         Command::Monitor(a) => monitor::run(a, &mut out),
+        Command::Survey(a) => survey::run(a, &mut out),
     };
     match result {
         Ok(code) => code,

@@ -847,3 +847,64 @@ async fn monitor_replay_sends_a_log_as_live_events() {
         stderr(&o)
     );
 }
+
+/// `survey stats`: the figures as JSON and as text, a column mapped explicitly,
+/// and a bad file refused with its row and column (exit 2).
+#[test]
+fn survey_stats_reads_a_wenjuanxing_export() {
+    let o = biaozhun(&[
+        "survey",
+        "stats",
+        "--survey",
+        "tests/data/surveys/test.yaml",
+        "tests/data/surveys/wjx-text.csv",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["stats"]["valid"], 6);
+    assert_eq!(v["layout"], "按选项文本");
+    assert_eq!(v["invalid"].as_array().unwrap().len(), 3);
+    assert_eq!(v["invalid"][0]["reasons"][0]["rule"], "too_fast");
+    let text = biaozhun(&[
+        "survey",
+        "stats",
+        "--survey",
+        "tests/data/surveys/test.yaml",
+        "tests/data/surveys/wjx-text.csv",
+    ]);
+    let out = stdout(&text);
+    assert!(out.contains("有效 6（电话 2，网上 4）"), "{out}");
+    assert!(out.contains("83.3% ± 29.8 个百分点"), "{out}");
+    assert!(out.contains("得分率 82.2%"), "{out}");
+    assert!(
+        out.contains("第 8 行（序号 7）：用时 10 秒，少于 60 秒"),
+        "{out}"
+    );
+    // A retitled column: refused, then mapped with --map.
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("renamed.csv");
+    let src = std::fs::read_to_string("tests/data/surveys/wjx-text.csv").unwrap();
+    std::fs::write(&renamed, src.replacen("6、您的建议", "6、其他意见", 1)).unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "survey",
+            "stats",
+            "--survey",
+            "tests/data/surveys/test.yaml",
+            renamed.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        biaozhun(&a)
+    };
+    let refused = args(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("第 1 行 L 列：题目“6、其他意见”")
+            && stderr(&refused).contains("--map 6="),
+        "{}",
+        stderr(&refused)
+    );
+    let mapped = args(&["--map", "6=q6"]);
+    assert_eq!(mapped.status.code(), Some(0), "{}", stderr(&mapped));
+}

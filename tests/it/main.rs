@@ -14,5 +14,6 @@ mod report;
 mod robustness;
 mod search;
 mod standards;
+mod survey;
 mod web;
 mod workflow;

@@ -1,0 +1,273 @@
+//! `biaozhun survey stats`: a 问卷星 export read against a survey definition:
+//! validity, then the statistics of docs/surveys.md.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{CliError, Result, write_err};
+use crate::survey::stats::{Stats, compute};
+use crate::survey::validity::{self, Rules};
+use crate::survey::{Response, Survey, wjx};
+
+#[derive(Debug, clap::Args)]
+pub struct SurveyArgs {
+    #[command(subcommand)]
+    pub command: SurveyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SurveyCommand {
+    /// Statistics of a 问卷星 export (.csv, .xlsx, .xls; text or coded layout).
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// The export.
+    pub file: PathBuf,
+    /// The survey definition (YAML, see surveys/).
+    #[arg(long, value_name = "YAML")]
+    pub survey: PathBuf,
+    /// The previous survey's export, to compare with (same definition unless
+    /// --previous-survey).
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+    #[arg(long, value_name = "YAML")]
+    pub previous_survey: Option<PathBuf>,
+    /// Online responses faster than this many seconds are invalid (0: no limit;
+    /// DB3301/T 0441—2024 7.3 asks for 60).
+    #[arg(long, default_value_t = 60)]
+    pub min_seconds: u32,
+    /// A column whose title differs from the definition's: 问卷星 question number
+    /// = question id (repeatable), e.g. `--map 5=channels`.
+    #[arg(long = "map", value_name = "N=ID")]
+    pub map: Vec<String>,
+    /// Flag straight-lining when the survey has at least this many scored questions.
+    #[arg(long, value_name = "N")]
+    pub straight_line: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: SurveyArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    match args.command {
+        SurveyCommand::Stats(a) => stats(a, out),
+    }
+}
+
+fn load_survey(path: &Path) -> Result<Survey> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Survey::from_yaml(&text, &path.display().to_string()).map_err(|e| CliError::Usage(e.join("\n")))
+}
+
+fn load_responses(
+    path: &Path,
+    survey: &Survey,
+    map: &std::collections::BTreeMap<usize, String>,
+) -> Result<(Vec<Response>, &'static str)> {
+    let bytes = std::fs::read(path).map_err(|source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    wjx::import_mapped(&bytes, &name, survey, map)
+        .map(|i| (i.responses, i.layout))
+        .map_err(|errors| {
+            let n = errors.len();
+            let shown: Vec<String> = errors.into_iter().take(50).collect();
+            CliError::Usage(format!(
+                "{name}: nothing imported, {n} problem(s):\n  {}{}",
+                shown.join("\n  "),
+                if n > 50 { "\n  …" } else { "" }
+            ))
+        })
+}
+
+fn f2(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into())
+}
+
+fn stats(args: StatsArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let survey = load_survey(&args.survey)?;
+    let mut map = std::collections::BTreeMap::new();
+    for m in &args.map {
+        let parsed = m
+            .split_once('=')
+            .and_then(|(n, id)| Some((n.trim().parse::<usize>().ok()?, id.trim().to_string())));
+        match parsed {
+            Some((n, id)) => {
+                map.insert(n, id);
+            }
+            None => {
+                return Err(CliError::Usage(format!(
+                    "--map {m}: write the 问卷星 question number and the question id, e.g. --map 5=channels"
+                )));
+            }
+        }
+    }
+    let (responses, layout) = load_responses(&args.file, &survey, &map)?;
+    let rules = Rules {
+        min_seconds: (args.min_seconds > 0).then_some(args.min_seconds),
+        straight_line_items: args.straight_line,
+        ..Rules::default()
+    };
+    let validity = validity::check(&survey, &responses, &rules);
+    let previous = match &args.previous {
+        None => None,
+        Some(p) => {
+            let ps = match &args.previous_survey {
+                Some(y) => load_survey(y)?,
+                None => survey.clone(),
+            };
+            let (pr, _) = load_responses(p, &ps, &map)?;
+            let pv = validity::check(&ps, &pr, &rules);
+            let valid: Vec<Response> = pr
+                .into_iter()
+                .zip(pv)
+                .filter(|(_, v)| v.is_empty())
+                .map(|(r, _)| r)
+                .collect();
+            Some((ps, valid))
+        }
+    };
+    let s: Stats = compute(
+        &survey,
+        &responses,
+        &validity,
+        previous.as_ref().map(|(s, r)| (s, r.as_slice())),
+    );
+    if args.json {
+        let invalid: Vec<serde_json::Value> = responses
+            .iter()
+            .zip(&validity)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(r, v)| serde_json::json!({ "source": r.source, "reasons": v }))
+            .collect();
+        super::print_json(
+            out,
+            &serde_json::json!({ "survey": survey.id, "layout": layout, "rules": rules, "stats": s, "invalid": invalid }),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(write_err);
+    w(
+        out,
+        format!("{}（{}，{layout}）", survey.title, args.file.display()),
+    )?;
+    let channels: Vec<String> = s
+        .by_channel
+        .iter()
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    w(
+        out,
+        format!(
+            "答卷 {}，有效 {}（{}），无效 {}",
+            s.responses,
+            s.valid,
+            channels.join("，"),
+            s.invalid
+        ),
+    )?;
+    let f1 = |x: Option<f64>| x.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into());
+    w(
+        out,
+        format!(
+            "满意度（{}答“非常满意”或“满意”的比例，DB3301/T 0441—2024 7.4）{}% ± {} 个百分点（95%）",
+            s.csat_basis,
+            f1(s.csat_percent),
+            f1(s.csat_margin)
+        ),
+    )?;
+    w(
+        out,
+        format!(
+            "平均得分 {}（满分 5）；得分率 {}%（试点口径：平均得分÷5，不同于满意度）",
+            f2(s.score),
+            f1(s.satisfaction_percent)
+        ),
+    )?;
+    w(
+        out,
+        format!(
+            "受访者得分 均值 {} 标准差 {} 95% 置信区间 {}；Cronbach's α {}（{} 份完整答卷）",
+            f2(s.respondent_mean),
+            f2(s.respondent_sd),
+            s.respondent_ci95
+                .map(|(a, b)| format!("[{a:.2}, {b:.2}]"))
+                .unwrap_or_else(|| "—".into()),
+            f2(s.alpha),
+            s.alpha_n
+        ),
+    )?;
+    if let Some(c) = &s.comparison {
+        w(
+            out,
+            format!(
+                "与上次相比：得分 {:.2} → {}（{:+.2}，p = {:.3}，{}）；CSAT {:+.2} 个百分点（p = {:.3}，{}）",
+                c.previous_score,
+                f2(s.score),
+                c.score_change,
+                c.p,
+                if c.significant { "显著" } else { "不显著" },
+                c.csat_change,
+                c.csat_p,
+                if c.csat_significant {
+                    "显著"
+                } else {
+                    "不显著"
+                }
+            ),
+        )?;
+    }
+    for q in &s.questions {
+        w(out, String::new())?;
+        let mut head = format!("{} {}（作答 {}）", q.id, q.text, q.answered);
+        if let Some(m) = q.mean {
+            head.push_str(&format!("  均值 {m:.2} 标准差 {}", f2(q.sd)));
+        }
+        w(out, head)?;
+        let rows: Vec<Vec<String>> = q
+            .options
+            .iter()
+            .map(|o| {
+                vec![
+                    o.option.clone(),
+                    o.count.to_string(),
+                    format!("{:.2}%", o.percent),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            let t = super::table::render(&["选项", "人数", "占比"], &rows, &[false, true, true]);
+            w(out, t.trim_end().to_string())?;
+        }
+        for t in q.texts.iter().take(10) {
+            w(out, format!("  · {t}"))?;
+        }
+    }
+    let invalid: Vec<String> = responses
+        .iter()
+        .zip(&validity)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(r, v)| {
+            format!(
+                "  {}：{}",
+                r.source,
+                v.iter().map(|x| x.label()).collect::<Vec<_>>().join("；")
+            )
+        })
+        .collect();
+    if !invalid.is_empty() {
+        w(out, String::new())?;
+        w(out, "无效答卷（保留，不计入统计）：".into())?;
+        for l in invalid {
+            w(out, l)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
