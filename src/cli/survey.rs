@@ -46,6 +46,22 @@ pub struct StatsArgs {
     /// Flag straight-lining when the survey has at least this many scored questions.
     #[arg(long, value_name = "N")]
     pub straight_line: Option<usize>,
+    /// Also write the workbook (概要, 题目统计, 答卷 with every response and its
+    /// validity) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub xlsx: Option<PathBuf>,
+    /// Also write the 满意度测评报告 (PDF) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub pdf: Option<PathBuf>,
+    /// Improvement suggestions for the report: a text file, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub suggestions: Option<PathBuf>,
+    /// The organisation named on the report.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub organisation: String,
+    /// Refuse to write a PDF in which a character has no glyph.
+    #[arg(long)]
+    pub strict: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -84,6 +100,20 @@ fn load_responses(
                 shown.join("\n  "),
                 if n > 50 { "\n  …" } else { "" }
             ))
+        })
+}
+
+/// Writes beside the target and renames: never half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, bytes)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            CliError::Io {
+                path: path.display().to_string(),
+                source,
+            }
         })
 }
 
@@ -140,6 +170,49 @@ fn stats(args: StatsArgs, out: &mut dyn Write) -> Result<ExitCode> {
         &validity,
         previous.as_ref().map(|(s, r)| (s, r.as_slice())),
     );
+    if let Some(path) = &args.xlsx {
+        let bytes = crate::survey::export::xlsx(&survey, &responses, &validity, &rules, &s)
+            .map_err(|e| CliError::Usage(format!("cannot build the workbook: {e}")))?;
+        write_atomic(path, &bytes)?;
+    }
+    if let Some(path) = &args.pdf {
+        let suggestions = match &args.suggestions {
+            None => Vec::new(),
+            Some(f) => std::fs::read_to_string(f)
+                .map_err(|source| CliError::Io {
+                    path: f.display().to_string(),
+                    source,
+                })?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+        };
+        let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
+            .get(..10)
+            .unwrap_or_default()
+            .to_string();
+        let ctx = crate::survey::report::Context {
+            organisation: args.organisation.clone(),
+            suggestions,
+            date: date.clone(),
+        };
+        let data = crate::survey::report::data(&survey, &responses, &validity, &rules, &s, &ctx);
+        let r = crate::report::pdf::render(crate::report::pdf::Job {
+            template_name: "templates/survey_report.typ",
+            template: crate::survey::report::TEMPLATE,
+            data: &data,
+            files: Vec::new(),
+            today: &date,
+            strict: args.strict,
+        })
+        .map_err(|e| CliError::Usage(format!("cannot render the report: {e}")))?;
+        for m in &r.missing {
+            eprintln!("warning: no font has {m}; it is blank in the PDF");
+        }
+        write_atomic(path, &r.pdf)?;
+    }
     if args.json {
         let invalid: Vec<serde_json::Value> = responses
             .iter()

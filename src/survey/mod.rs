@@ -6,6 +6,8 @@
 //! each response valid or not, with reasons, never dropping one → [`stats`] computes
 //! the figures from the valid ones. The formulas are in `docs/surveys.md`.
 
+pub mod export;
+pub mod report;
 pub mod stats;
 pub mod validity;
 pub mod wjx;

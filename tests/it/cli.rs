@@ -907,4 +907,70 @@ fn survey_stats_reads_a_wenjuanxing_export() {
     );
     let mapped = args(&["--map", "6=q6"]);
     assert_eq!(mapped.status.code(), Some(0), "{}", stderr(&mapped));
+    // The workbook: every response with its validity, the figures, per question.
+    let book = dir.path().join("满意度.xlsx");
+    let o = args(&["--map", "6=q6", "--xlsx", book.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    use calamine::Reader;
+    let mut wb = calamine::open_workbook_auto(&book).unwrap();
+    assert_eq!(wb.sheet_names(), vec!["概要", "题目统计", "答卷"]);
+    let answers = wb.worksheet_range("答卷").unwrap();
+    assert_eq!(answers.height(), 10, "a header and all 9 responses");
+    let valid: Vec<String> = answers.rows().skip(1).map(|r| r[4].to_string()).collect();
+    assert_eq!(valid.iter().filter(|v| *v == "否").count(), 3);
+    assert_eq!(
+        answers.rows().nth(7).unwrap()[5].to_string(),
+        "用时 10 秒，少于 60 秒"
+    );
+    assert_eq!(
+        answers.rows().nth(1).unwrap()[10].to_string(),
+        "微信小程序┋电话"
+    );
+    // The 满意度测评报告 (PDF): the figures, the problems, staff's suggestions and
+    // the list of invalid responses, all as text.
+    let pdf = dir.path().join("满意度测评报告.pdf");
+    let sugg = dir.path().join("建议.txt");
+    std::fs::write(&sugg, "投诉24小时内回复并回访\n\n加强岗前培训\n").unwrap();
+    let o = args(&[
+        "--map",
+        "6=q6",
+        "--pdf",
+        pdf.to_str().unwrap(),
+        "--suggestions",
+        sugg.to_str().unwrap(),
+        "--organisation",
+        "临安区家政服务中心",
+        "--strict",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = Command::new("pdftotext")
+        .args([pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout).replace([' ', '\n'], "");
+    for needle in [
+        "满意度测评报告",
+        "临安区家政服务中心",
+        "有效问卷6份",
+        "83.3%",
+        "82.2%",
+        "4.11",
+        "低于90%",
+        "您对投诉处理是否满意",
+        "投诉24小时内回复并回访",
+        "加强岗前培训",
+        "附录A",
+        "用时10秒，少于60秒",
+        "第1页共",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from the PDF text");
+    }
+    let summary = wb.worksheet_range("概要").unwrap();
+    assert!(
+        summary
+            .rows()
+            .any(|r| r[0].to_string().starts_with("满意度") && r[1] == "83.3% ± 29.8"),
+        "{:?}",
+        summary.rows().map(|r| r[1].to_string()).collect::<Vec<_>>()
+    );
 }
