@@ -151,21 +151,21 @@ impl Db {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let attrs: String = r.try_get("attrs")?;
-                Ok(StoredEvent {
-                    seq: r.try_get("seq")?,
-                    id: r.try_get("event_id")?,
-                    case_id: r.try_get("case_id")?,
-                    activity: r.try_get("activity")?,
-                    timestamp: r.try_get("timestamp")?,
-                    attrs: serde_json::from_str(&attrs).unwrap_or_default(),
-                    source: r.try_get("source")?,
-                    received_at: r.try_get("received_at")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        Ok(rows.iter().map(event_row).collect::<Result<_, _>>()?)
     }
+}
+
+/// A row of `events` (the columns `events_after` selects).
+pub(crate) fn event_row(r: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
+    let attrs: String = r.try_get("attrs")?;
+    Ok(StoredEvent {
+        seq: r.try_get("seq")?,
+        id: r.try_get("event_id")?,
+        case_id: r.try_get("case_id")?,
+        activity: r.try_get("activity")?,
+        timestamp: r.try_get("timestamp")?,
+        attrs: serde_json::from_str(&attrs).unwrap_or_default(),
+        source: r.try_get("source")?,
+        received_at: r.try_get("received_at")?,
+    })
 }

@@ -11,7 +11,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::events::StoredEvent;
+use super::events::{StoredEvent, event_row};
 use super::{Db, now};
 use crate::db::accounts::AccountError;
 
@@ -227,20 +227,6 @@ fn alert_row(r: &sqlx::any::AnyRow) -> Result<Alert, sqlx::Error> {
 
 const ALERT_COLS: &str = "id, kind, source, subject, okey, rule_id, title, clauses, severity, \
      detail, outlet, town, at_us, due_us, state, assignee, raised_at, updated_at, resolution";
-
-fn event_row(r: &sqlx::any::AnyRow) -> Result<StoredEvent, sqlx::Error> {
-    let attrs: String = r.try_get("attrs")?;
-    Ok(StoredEvent {
-        seq: r.try_get("seq")?,
-        id: r.try_get("event_id")?,
-        case_id: r.try_get("case_id")?,
-        activity: r.try_get("activity")?,
-        timestamp: r.try_get("timestamp")?,
-        attrs: serde_json::from_str(&attrs).unwrap_or_default(),
-        source: r.try_get("source")?,
-        received_at: r.try_get("received_at")?,
-    })
-}
 
 /// `$first, $first+1, …` for `n` parameters.
 fn placeholders(first: usize, n: usize) -> String {

@@ -131,6 +131,36 @@ pub fn csv(r: &AuditReport, table: Table) -> Vec<u8> {
     out
 }
 
+/// The cell formats every workbook of ours uses: header, table cell, key and
+/// plain text, in 等线 (Excel's default CJK face).
+pub(crate) struct Styles {
+    pub head: Format,
+    pub cell: Format,
+    pub key: Format,
+    pub plain: Format,
+}
+
+impl Styles {
+    pub(crate) fn new() -> Styles {
+        let font = "等线";
+        Styles {
+            head: Format::new()
+                .set_bold()
+                .set_font_name(font)
+                .set_background_color("#E4E7EB")
+                .set_border(FormatBorder::Thin)
+                .set_align(FormatAlign::Center),
+            cell: Format::new()
+                .set_font_name(font)
+                .set_text_wrap()
+                .set_align(FormatAlign::Top)
+                .set_border(FormatBorder::Thin),
+            key: Format::new().set_font_name(font).set_bold(),
+            plain: Format::new().set_font_name(font),
+        }
+    }
+}
+
 /// The workbook.
 pub fn xlsx(r: &AuditReport) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
@@ -146,20 +176,12 @@ pub fn xlsx(r: &AuditReport) -> Result<Vec<u8>, XlsxError> {
             )
             .set_company("Biaozhun"),
     );
-    let font = "等线";
-    let head = Format::new()
-        .set_bold()
-        .set_font_name(font)
-        .set_background_color("#E4E7EB")
-        .set_border(FormatBorder::Thin)
-        .set_align(FormatAlign::Center);
-    let cell = Format::new()
-        .set_font_name(font)
-        .set_text_wrap()
-        .set_align(FormatAlign::Top)
-        .set_border(FormatBorder::Thin);
-    let key = Format::new().set_font_name(font).set_bold();
-    let plain = Format::new().set_font_name(font);
+    let Styles {
+        head,
+        cell,
+        key,
+        plain,
+    } = Styles::new();
 
     // 概要
     let ws = wb.add_worksheet();

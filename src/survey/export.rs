@@ -2,7 +2,7 @@
 //! and 答卷 (every response, valid or not, with its reasons). Every cell is written
 //! as a string cell, so an answer such as `=1+1` stays text and never runs.
 
-use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, XlsxError};
+use rust_xlsxwriter::{Workbook, XlsxError};
 
 use super::stats::Stats;
 use super::validity::{Reason, Rules};
@@ -38,20 +38,12 @@ pub fn xlsx(
     s: &Stats,
 ) -> Result<Vec<u8>, XlsxError> {
     let mut wb = Workbook::new();
-    let font = "等线";
-    let head = Format::new()
-        .set_bold()
-        .set_font_name(font)
-        .set_background_color("#E4E7EB")
-        .set_border(FormatBorder::Thin)
-        .set_align(FormatAlign::Center);
-    let cell = Format::new()
-        .set_font_name(font)
-        .set_text_wrap()
-        .set_align(FormatAlign::Top)
-        .set_border(FormatBorder::Thin);
-    let key = Format::new().set_font_name(font).set_bold();
-    let plain = Format::new().set_font_name(font);
+    let crate::report::tables::Styles {
+        head,
+        cell,
+        key,
+        plain,
+    } = crate::report::tables::Styles::new();
 
     let ws = wb.add_worksheet();
     ws.set_name("概要")?;

@@ -297,22 +297,25 @@ pub struct ActForm {
     back: String,
 }
 
-pub async fn act(
-    State(state): State<AppState>,
-    Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
-    axum::Form(f): axum::Form<ActForm>,
-) -> Result<Response, AppError> {
-    let user = viewer.signed()?;
+/// One action on an alert, for the page and the API alike: 404 for an unknown
+/// alert, the refusal's reason otherwise; the live pages are told.
+async fn perform(
+    state: &AppState,
+    id: i64,
+    action: &str,
+    actor: &str,
+    note: &str,
+    assignee: Option<&str>,
+) -> Result<Alert, AppError> {
     state.db.alert(id).await?.ok_or(AppError::NotFound)?;
-    state
+    let a = state
         .db
         .alert_act(
             id,
-            &f.action,
-            &user.username,
-            &f.note,
-            Some(f.assignee.as_str()).filter(|s| !s.trim().is_empty()),
+            action,
+            actor,
+            note,
+            assignee.filter(|s| !s.trim().is_empty()),
             state.monitor.config.webhook.is_some(),
         )
         .await?;
@@ -320,6 +323,25 @@ pub async fn act(
         .monitor
         .updates
         .send(serde_json::json!({"changed": [id]}).to_string());
+    Ok(a)
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<ActForm>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    perform(
+        &state,
+        id,
+        &f.action,
+        &user.username,
+        &f.note,
+        Some(&f.assignee),
+    )
+    .await?;
     // Back to the list the user came from (only our own paths).
     let back = if f.back.starts_with("/monitor") && !f.back.starts_with("//") {
         f.back
@@ -358,22 +380,15 @@ pub async fn api_act(
     axum::Json(f): axum::Json<ActJson>,
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
-    state.db.alert(id).await?.ok_or(AppError::NotFound)?;
-    let a = state
-        .db
-        .alert_act(
-            id,
-            &f.action,
-            &user.username,
-            &f.note,
-            f.assignee.as_deref(),
-            state.monitor.config.webhook.is_some(),
-        )
-        .await?;
-    let _ = state
-        .monitor
-        .updates
-        .send(serde_json::json!({"changed": [id]}).to_string());
+    let a = perform(
+        &state,
+        id,
+        &f.action,
+        &user.username,
+        &f.note,
+        f.assignee.as_deref(),
+    )
+    .await?;
     Ok(json(StatusCode::OK, serde_json::json!(a)))
 }
 
