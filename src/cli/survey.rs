@@ -20,6 +20,36 @@ pub struct SurveyArgs {
 pub enum SurveyCommand {
     /// Statistics of a 问卷星 export (.csv, .xlsx, .xls; text or coded layout).
     Stats(StatsArgs),
+    /// The return-visit (回访) sample of an audit period: completed orders,
+    /// stratified by outlet × service type, as a phone-interview list (CSV).
+    Sample(SampleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
+    /// The order log (CSV or JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    pub log: PathBuf,
+    /// Orders completed from this date …
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// … to this date (inclusive).
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// The platform export, to place orders in outlets through their worker.
+    #[arg(long, value_name = "DIR")]
+    pub platform: Option<PathBuf>,
+    /// Target margin of error at 95% (0.05 = ±5 percentage points).
+    #[arg(long, default_value_t = 0.05)]
+    pub margin: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Interviewers, assigned in turn (comma-separated).
+    #[arg(long, value_name = "NAMES", default_value = "")]
+    pub interviewers: String,
+    /// Where to write the list (CSV with BOM for Excel); `-` or absent: stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,7 +99,149 @@ pub struct StatsArgs {
 pub fn run(args: SurveyArgs, out: &mut dyn Write) -> Result<ExitCode> {
     match args.command {
         SurveyCommand::Stats(a) => stats(a, out),
+        SurveyCommand::Sample(a) => sample(a, out),
     }
+}
+
+fn sample(args: SampleArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    use crate::survey::sample::{Order, draw, sample_size};
+    if !(args.margin > 0.0 && args.margin < 0.5) {
+        return Err(CliError::Usage(format!(
+            "--margin {}: give a margin between 0 and 0.5, e.g. 0.05 for ±5 points",
+            args.margin
+        )));
+    }
+    let day = |s: &str, what: &str| {
+        crate::audit::time::parse_date_or_instant(s, 480)
+            .map_err(|e| CliError::Usage(format!("--{what} {s}: {e}; write e.g. 2023-01-01")))
+    };
+    let (from, to) = (
+        day(&args.from, "from")?,
+        day(&args.to, "to")? + 86_400_000_000,
+    );
+    let name = args.log.display().to_string();
+    let events = crate::monitor::feed::read_log(&args.log, "log").map_err(CliError::Usage)?;
+    let places = match &args.platform {
+        Some(dir) => {
+            let p = crate::platform::import::import_dir(
+                dir,
+                &crate::platform::import::Options { key: b"sample" },
+            )
+            .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
+            Some(crate::monitor::service::Places::new(&p))
+        }
+        None => None,
+    };
+    #[derive(Default)]
+    struct Case {
+        completed: bool,
+        attrs: std::collections::HashMap<String, String>,
+        customer: Option<String>,
+    }
+    let mut cases: std::collections::BTreeMap<String, Case> = Default::default();
+    for e in &events {
+        let c = cases.entry(e.case_id.clone()).or_default();
+        let attrs: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&e.attrs).unwrap_or_default();
+        for (k, v) in attrs {
+            if let serde_json::Value::String(v) = v
+                && !v.is_empty()
+            {
+                c.attrs.entry(k).or_insert(v);
+            }
+        }
+        if matches!(e.activity.as_str(), "下单" | "order_created") {
+            c.customer = c
+                .customer
+                .take()
+                .or_else(|| c.attrs.get("resource").cloned());
+        }
+        if matches!(e.activity.as_str(), "完成服务" | "service_completed")
+            && e.at_us >= from
+            && e.at_us < to
+        {
+            c.completed = true;
+        }
+    }
+    let orders: Vec<Order> = cases
+        .into_iter()
+        .filter(|(_, c)| c.completed)
+        .map(|(id, c)| {
+            let pick = |keys: &[&str]| keys.iter().find_map(|k| c.attrs.get(*k).cloned());
+            let outlet = pick(&["outlet_id", "网点"])
+                .or_else(|| places.as_ref().and_then(|p| p.place(&c.attrs).0))
+                .unwrap_or_else(|| "未归属".into());
+            Order {
+                order: id,
+                outlet,
+                service: pick(&["service_type", "服务类别"]).unwrap_or_else(|| "未注明".into()),
+                customer: c
+                    .customer
+                    .clone()
+                    .or_else(|| pick(&["customer_id"]))
+                    .unwrap_or_default(),
+                phone: pick(&["customer_phone", "phone"]),
+            }
+        })
+        .collect();
+    let interviewers: Vec<String> = args
+        .interviewers
+        .split([',', '，', '、'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    let picks = draw(&orders, args.margin, args.seed, &interviewers);
+    let strata: std::collections::BTreeSet<(&str, &str)> = orders
+        .iter()
+        .map(|o| (o.outlet.as_str(), o.service.as_str()))
+        .collect();
+    let mut csv = String::from("\u{feff}序号,订单编号,网点,服务类别,客户,联系电话,访问员\n");
+    for (i, p) in picks.iter().enumerate() {
+        let cells = [
+            (i + 1).to_string(),
+            p.order.clone(),
+            p.outlet.clone(),
+            p.service.clone(),
+            p.customer.clone(),
+            p.phone.clone(),
+            p.interviewer.clone(),
+        ];
+        let row: Vec<String> = cells
+            .iter()
+            .map(|c| {
+                if c.contains([',', '"', '\n']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    let summary = format!(
+        "{name}: {} orders completed {} to {} in {} strata (outlet × service type); sample {} of n = {} for ±{:.1} points at 95% (finite-population corrected), seed {}",
+        orders.len(),
+        args.from,
+        args.to,
+        strata.len(),
+        picks.len(),
+        sample_size(orders.len(), args.margin),
+        args.margin * 100.0,
+        args.seed
+    );
+    match args.out.as_deref() {
+        Some(p) if p != Path::new("-") => {
+            write_atomic(p, csv.as_bytes())?;
+            writeln!(out, "{summary}\nwrote {}", p.display()).map_err(write_err)?;
+        }
+        _ => {
+            write!(out, "{csv}").map_err(write_err)?;
+            eprintln!("{summary}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_survey(path: &Path) -> Result<Survey> {

@@ -8,6 +8,7 @@
 
 pub mod export;
 pub mod report;
+pub mod sample;
 pub mod stats;
 pub mod validity;
 pub mod wjx;

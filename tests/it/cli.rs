@@ -974,3 +974,96 @@ fn survey_stats_reads_a_wenjuanxing_export() {
         summary.rows().map(|r| r[1].to_string()).collect::<Vec<_>>()
     );
 }
+
+/// `survey sample`: the return-visit list of an audit period. Its size follows the
+/// formula (checked against an independent count of completed orders), strata are
+/// placed through the platform, the draw is reproducible by seed, interviewers
+/// alternate.
+#[test]
+fn survey_sample_draws_a_stratified_reproducible_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = dir.path().join("platform");
+    let made = biaozhun(&[
+        "demo",
+        "platform",
+        "--orders",
+        "1500",
+        "--out",
+        platform.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let log = platform.join("orders.csv");
+    // Completed in the first half of 2023, counted straight from the CSV.
+    let from = biaozhun::audit::time::parse_date_or_instant("2023-01-01", 480).unwrap();
+    let to = biaozhun::audit::time::parse_date_or_instant("2023-07-01", 480).unwrap();
+    let mut rd = csv::Reader::from_path(&log).unwrap();
+    let mut done = std::collections::BTreeSet::new();
+    for r in rd.records() {
+        let r = r.unwrap();
+        let t = biaozhun::audit::time::parse_instant(&r[2], None).unwrap().0;
+        if &r[1] == "完成服务" && t >= from && t < to {
+            done.insert(r[0].to_string());
+        }
+    }
+    let big_n = done.len() as f64;
+    let n0 = 1.959_963_984_540_054f64.powi(2) * 0.25 / 0.05f64.powi(2);
+    let expected = (n0 / (1.0 + (n0 - 1.0) / big_n)).ceil() as usize;
+    let run = |seed: &str, out: &std::path::Path| {
+        let o = biaozhun(&[
+            "survey",
+            "sample",
+            "--log",
+            log.to_str().unwrap(),
+            "--platform",
+            platform.to_str().unwrap(),
+            "--from",
+            "2023-01-01",
+            "--to",
+            "2023-06-30",
+            "--seed",
+            seed,
+            "--interviewers",
+            "张三,李四",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let a = run("7", &dir.path().join("a.csv"));
+    let b = run("7", &dir.path().join("b.csv"));
+    let c = run("8", &dir.path().join("c.csv"));
+    assert!(a.starts_with("\u{feff}序号,订单编号,网点,服务类别,客户,联系电话,访问员"));
+    let rows: Vec<Vec<&str>> = a.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), expected, "n for N = {big_n}");
+    assert_eq!(a, b, "the same seed draws the same list");
+    assert_ne!(a, c, "another seed another list");
+    assert!(
+        rows.iter().all(|r| done.contains(r[1])),
+        "only completed orders"
+    );
+    assert!(
+        rows.iter().all(|r| r[2] != "未归属"),
+        "placed through the platform"
+    );
+    let outlets: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[2]).collect();
+    assert!(outlets.len() >= 15, "strata cover the outlets: {outlets:?}");
+    assert_eq!(
+        (rows[0][6], rows[1][6], rows[2][6]),
+        ("张三", "李四", "张三")
+    );
+    let bad = biaozhun(&[
+        "survey",
+        "sample",
+        "--log",
+        log.to_str().unwrap(),
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-06-30",
+        "--margin",
+        "5",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--margin 5"), "{}", stderr(&bad));
+}
