@@ -1054,22 +1054,7 @@ impl JsonColumns {
         let case = one(&opts.case_column, &set.log.case, CASE_NAMES);
         let activity = one(&opts.activity_column, &set.log.activity, ACTIVITY_NAMES);
         let timestamp = one(&opts.timestamp_column, &set.log.timestamp, TIMESTAMP_NAMES);
-        let attrs = set
-            .slots
-            .names
-            .iter()
-            .map(|name| {
-                let mut keys: Vec<String> = set
-                    .log
-                    .attributes
-                    .iter()
-                    .filter(|(_, a)| *a == name)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                keys.push(name.clone());
-                keys
-            })
-            .collect();
+        let attrs = set.slot_keys();
         let names = [case[0].clone(), activity[0].clone(), timestamp[0].clone()];
         JsonColumns {
             case,

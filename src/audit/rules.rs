@@ -595,6 +595,30 @@ impl RuleSet {
         }
     }
 
+    /// For each attribute slot: the record keys (log columns, JSON keys) that carry
+    /// it — the columns `log.attributes` maps to it, then its own name unless that
+    /// name is itself mapped to something else. One rule for every reader and for
+    /// live monitoring, so they cannot read an event differently.
+    pub fn slot_keys(&self) -> Vec<Vec<String>> {
+        self.slots
+            .names
+            .iter()
+            .map(|name| {
+                let mut keys: Vec<String> = self
+                    .log
+                    .attributes
+                    .iter()
+                    .filter(|(_, a)| *a == name)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if !self.log.attributes.contains_key(name) {
+                    keys.push(name.clone());
+                }
+                keys
+            })
+            .collect()
+    }
+
     /// Does any rule need every event of a case (chain, init, end)?
     pub fn needs_all_events(&self) -> bool {
         self.rules.iter().any(|r| r.template.is_positional())

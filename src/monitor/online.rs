@@ -160,24 +160,7 @@ impl Online {
         let literals = std::mem::take(&mut set.interner);
         let values = LiveValues::new(literals, default_offset);
         let slots_by_act = set.slots_by_activity();
-        let slot_keys = set
-            .slots
-            .names
-            .iter()
-            .map(|name| {
-                let mut keys: Vec<String> = set
-                    .log
-                    .attributes
-                    .iter()
-                    .filter(|(_, a)| *a == name)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                if !set.log.attributes.contains_key(name) {
-                    keys.push(name.clone());
-                }
-                keys
-            })
-            .collect();
+        let slot_keys = set.slot_keys();
         let longest = set
             .rules
             .iter()
