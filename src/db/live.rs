@@ -972,7 +972,8 @@ impl Db {
             .map_err(Into::into)
     }
 
-    /// Events processed per case (tests and the 驾驶舱): (case, events, closed).
+    /// Events processed per case: (case, events, closed). What the tests read to
+    /// check that every event was counted exactly once.
     pub async fn live_case_counts(&self) -> Result<Vec<(String, i64, bool)>, AccountError> {
         let rows =
             sqlx::query("SELECT case_id, events, closed_at FROM live_cases ORDER BY case_id")

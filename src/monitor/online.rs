@@ -185,15 +185,6 @@ impl Online {
         &self.set.rules
     }
 
-    pub fn activity_label(&self, act: &str) -> String {
-        let id = self.set.activities.id(act);
-        if id == 0 {
-            act.to_string()
-        } else {
-            self.set.activities.label(id).to_string()
-        }
-    }
-
     /// Adds an event to its case (kept sorted by instant, then arrival). Returns
     /// false when no rule looks at the event's activity (it is not kept).
     pub fn add(
