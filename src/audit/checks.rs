@@ -51,6 +51,8 @@ pub enum Entity {
     Agencies,
     Complaints,
     Trainings,
+    /// Satisfaction surveys run in Biaozhun, one record per survey version.
+    Surveys,
 }
 
 impl Entity {
@@ -104,6 +106,19 @@ impl Entity {
                 "resolved_at",
             ],
             Entity::Trainings => &["worker_id", "title", "date", "hours", "passed", "outlet_id"],
+            Entity::Surveys => &[
+                "id",
+                "title",
+                "version",
+                "audit_id",
+                "first_at",
+                "last_at",
+                "responses",
+                "valid",
+                "score",
+                "satisfaction",
+                "csat",
+            ],
         }
     }
 
@@ -114,6 +129,7 @@ impl Entity {
             Entity::Agencies => "家政服务机构",
             Entity::Complaints => "投诉",
             Entity::Trainings => "培训记录",
+            Entity::Surveys => "满意度调查",
         }
     }
 }
@@ -128,6 +144,10 @@ pub enum Measure {
     P90,
     Max,
     Min,
+    /// The value of the selected record that is latest by `by:` (a time field).
+    /// No record selected is a failure when the entity's data was supplied: the
+    /// requirement is that such a record exists.
+    Latest,
 }
 
 /// Where a manual item is checked.
@@ -173,6 +193,7 @@ struct RawMetric {
     when: Option<String>,
     measure: Measure,
     of: Option<String>,
+    by: Option<String>,
     target: String,
     #[serde(default)]
     min_n: usize,
@@ -242,6 +263,8 @@ pub struct MetricCheck {
     pub when: Option<String>,
     pub measure: Measure,
     pub of: Option<String>,
+    /// For `latest`: the time field that orders the records.
+    pub by: Option<String>,
     pub target: String,
     pub min_n: usize,
     pub severity: Severity,
@@ -442,6 +465,28 @@ impl CheckSet {
                         Target::default()
                     }
                 };
+                match (m.measure, m.by.as_deref()) {
+                    (Measure::Latest, Some(f)) if m.entity.fields().contains(&f) => {}
+                    (Measure::Latest, by) => errors.push(Diagnostic::error(
+                        "rules-expression",
+                        file,
+                        locate(text, &at("measure")),
+                        format!(
+                            "measure `latest` needs `by:` naming a time field of {} ({}){}",
+                            entity_key(m.entity),
+                            m.entity.fields().join(", "),
+                            by.map(|b| format!("; `{b}` is not one"))
+                                .unwrap_or_default()
+                        ),
+                    )),
+                    (_, Some(_)) => errors.push(Diagnostic::error(
+                        "rules-expression",
+                        file,
+                        locate(text, &at("by")),
+                        "`by:` only goes with `measure: latest`".to_string(),
+                    )),
+                    (_, None) => {}
+                }
                 if m.measure == Measure::Share && target.kind != TargetKind::Percent {
                     errors.push(Diagnostic::error(
                         "rules-target",
@@ -459,6 +504,7 @@ impl CheckSet {
                     when: m.when.clone(),
                     measure: m.measure,
                     of: m.of.clone(),
+                    by: m.by.clone(),
                     target: m.target.clone(),
                     min_n: m.min_n,
                     severity: m.severity.unwrap_or(Severity::Major),
@@ -545,6 +591,7 @@ pub fn entity_key(e: Entity) -> &'static str {
         Entity::Agencies => "agencies",
         Entity::Complaints => "complaints",
         Entity::Trainings => "trainings",
+        Entity::Surveys => "surveys",
     }
 }
 
@@ -800,7 +847,37 @@ fn rows(p: &Platform, entity: Entity, at: Micros) -> Vec<(String, String, Vec<St
                 )
             })
             .collect(),
+        Entity::Surveys => p
+            .surveys
+            .iter()
+            .flatten()
+            .map(|s| {
+                let num = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_default();
+                (
+                    format!("{} v{}", s.id, s.version),
+                    s.title.clone(),
+                    vec![
+                        s.id.clone(),
+                        s.title.clone(),
+                        s.version.to_string(),
+                        s.audit_id.clone(),
+                        fmt_time(s.first_at),
+                        fmt_time(s.last_at),
+                        s.responses.to_string(),
+                        s.valid.to_string(),
+                        num(s.score),
+                        num(s.satisfaction),
+                        num(s.csat),
+                    ],
+                )
+            })
+            .collect(),
     }
+}
+
+/// Whether the caller supplied the entity's data at all.
+fn supplied(p: &Platform, entity: Entity) -> bool {
+    entity != Entity::Surveys || p.surveys.is_some()
 }
 
 /// Evaluates every check against `platform` as of `at`.
@@ -1035,9 +1112,28 @@ fn eval_metric(m: &MetricCheck, p: &Platform, at: Micros) -> CheckResult {
         _ => values.len(),
     };
     res.checked = n;
+    if n == 0 && m.measure == Measure::Latest && supplied(p, m.entity) {
+        res.value = Some("无符合条件的记录".into());
+        res.failed = 1;
+        res.outcome = Outcome::Fail;
+        return res;
+    }
     if n == 0 || n < m.min_n {
         return res;
     }
+    // The latest record by `by` (times format as sortable text).
+    let by =
+        m.by.as_deref()
+            .and_then(|b| m.entity.fields().iter().position(|f| *f == b));
+    let latest = by.and_then(|b| {
+        values
+            .iter()
+            .max_by(|x, y| {
+                let t = |i: usize| c.recs[i].texts.get(b).cloned().unwrap_or_default();
+                t(x.1).cmp(&t(y.1))
+            })
+            .copied()
+    });
     values.sort_by(|a, b| a.0.total_cmp(&b.0));
     let measured = match m.measure {
         Measure::Count => n as f64,
@@ -1058,6 +1154,7 @@ fn eval_metric(m: &MetricCheck, p: &Platform, at: Micros) -> CheckResult {
         }
         Measure::Max => values.last().map(|v| v.0).unwrap_or(0.0),
         Measure::Min => values.first().map(|v| v.0).unwrap_or(0.0),
+        Measure::Latest => latest.map(|v| v.0).unwrap_or(0.0),
     };
     let t = m.target_parsed;
     let pass = match t.op {
@@ -1077,6 +1174,7 @@ fn eval_metric(m: &MetricCheck, p: &Platform, at: Micros) -> CheckResult {
     // Evidence for a value metric: the records furthest on the wrong side.
     if !pass && is_value {
         let worst: Vec<usize> = match t.op {
+            _ if m.measure == Measure::Latest => latest.map(|v| v.1).into_iter().collect(),
             Some(CmpOp::Ge | CmpOp::Gt) => values.iter().take(SAMPLES).map(|v| v.1).collect(),
             _ => values.iter().rev().take(SAMPLES).map(|v| v.1).collect(),
         };

@@ -118,6 +118,18 @@ impl EvidenceStore {
                 mime,
             });
         }
+        let sha = self.put_any(bytes)?;
+        Ok(Stored {
+            sha256: sha,
+            mime,
+            size: bytes.len(),
+        })
+    }
+
+    /// Stores any bytes under their SHA-256 (no type or size check: the caller
+    /// has checked them), returning the hash. Used for survey files kept between
+    /// an import's preview and its commit.
+    pub fn put_any(&self, bytes: &[u8]) -> Result<String, EvidenceError> {
         let sha: String = Sha256::digest(bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -134,11 +146,7 @@ impl EvidenceStore {
             }
             std::fs::rename(&tmp, &path)?;
         }
-        Ok(Stored {
-            sha256: sha,
-            mime,
-            size: bytes.len(),
-        })
+        Ok(sha)
     }
 
     /// Reads a stored file, verifying its hash.

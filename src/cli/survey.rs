@@ -104,7 +104,7 @@ pub fn run(args: SurveyArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn sample(args: SampleArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    use crate::survey::sample::{Order, draw, sample_size};
+    use crate::survey::sample::{draw, sample_size};
     if !(args.margin > 0.0 && args.margin < 0.5) {
         return Err(CliError::Usage(format!(
             "--margin {}: give a margin between 0 and 0.5, e.g. 0.05 for ±5 points",
@@ -132,58 +132,7 @@ fn sample(args: SampleArgs, out: &mut dyn Write) -> Result<ExitCode> {
         }
         None => None,
     };
-    #[derive(Default)]
-    struct Case {
-        completed: bool,
-        attrs: std::collections::HashMap<String, String>,
-        customer: Option<String>,
-    }
-    let mut cases: std::collections::BTreeMap<String, Case> = Default::default();
-    for e in &events {
-        let c = cases.entry(e.case_id.clone()).or_default();
-        let attrs: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&e.attrs).unwrap_or_default();
-        for (k, v) in attrs {
-            if let serde_json::Value::String(v) = v
-                && !v.is_empty()
-            {
-                c.attrs.entry(k).or_insert(v);
-            }
-        }
-        if matches!(e.activity.as_str(), "下单" | "order_created") {
-            c.customer = c
-                .customer
-                .take()
-                .or_else(|| c.attrs.get("resource").cloned());
-        }
-        if matches!(e.activity.as_str(), "完成服务" | "service_completed")
-            && e.at_us >= from
-            && e.at_us < to
-        {
-            c.completed = true;
-        }
-    }
-    let orders: Vec<Order> = cases
-        .into_iter()
-        .filter(|(_, c)| c.completed)
-        .map(|(id, c)| {
-            let pick = |keys: &[&str]| keys.iter().find_map(|k| c.attrs.get(*k).cloned());
-            let outlet = pick(&["outlet_id", "网点"])
-                .or_else(|| places.as_ref().and_then(|p| p.place(&c.attrs).0))
-                .unwrap_or_else(|| "未归属".into());
-            Order {
-                order: id,
-                outlet,
-                service: pick(&["service_type", "服务类别"]).unwrap_or_else(|| "未注明".into()),
-                customer: c
-                    .customer
-                    .clone()
-                    .or_else(|| pick(&["customer_id"]))
-                    .unwrap_or_default(),
-                phone: pick(&["customer_phone", "phone"]),
-            }
-        })
-        .collect();
+    let orders = crate::survey::sample::completed_orders(&events, from, to, places.as_ref());
     let interviewers: Vec<String> = args
         .interviewers
         .split([',', '，', '、'])

@@ -12,6 +12,7 @@ pub mod audits;
 pub mod events;
 pub mod live;
 pub mod submissions;
+pub mod surveys;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -232,7 +232,7 @@ impl Places {
                     a.insert("outlet_id".to_string(), o.clone());
                 }
             }
-            Entity::Trainings => {}
+            Entity::Trainings | Entity::Surveys => {}
         }
         self.place(&a)
     }

@@ -141,6 +141,27 @@ pub struct Training {
     pub outlet_id: String,
 }
 
+/// A satisfaction survey's results, as audits read them (entity `surveys`). They
+/// come from Biaozhun's own survey store, not from the platform export.
+#[derive(Debug, Clone, Serialize)]
+pub struct SurveyResult {
+    pub id: String,
+    pub title: String,
+    pub version: i64,
+    /// The audit a return-visit survey was drawn for, or empty.
+    pub audit_id: String,
+    pub first_at: Option<Micros>,
+    pub last_at: Option<Micros>,
+    pub responses: usize,
+    pub valid: usize,
+    /// Mean of the scored answers, 1–5.
+    pub score: Option<f64>,
+    /// score ÷ 5 × 100.
+    pub satisfaction: Option<f64>,
+    /// Top-2-box of the overall question, %.
+    pub csat: Option<f64>,
+}
+
 /// Everything imported, with the fingerprint of the files it came from.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Platform {
@@ -150,6 +171,9 @@ pub struct Platform {
     pub outlets: Vec<Outlet>,
     pub complaints: Vec<Complaint>,
     pub trainings: Vec<Training>,
+    /// Survey results, when the caller supplied them (`None`: the audit has no
+    /// survey data, and survey checks are 未评价 rather than failed).
+    pub surveys: Option<Vec<SurveyResult>>,
     /// SHA-256 over the files' names and bytes, in name order: the snapshot an
     /// audit records so its findings can be tied to exactly this data.
     pub snapshot: String,

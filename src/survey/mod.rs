@@ -33,6 +33,9 @@ pub enum Kind {
     Likert,
     Single,
     Multiple,
+    /// A grid of satisfaction items sharing one stem (`rows:`); each row becomes a
+    /// Likert question `ID.N` when the definition is read.
+    Matrix,
     Text,
 }
 
@@ -50,6 +53,18 @@ pub struct Question {
     /// Counts towards the satisfaction score (Likert questions only; default yes).
     #[serde(default)]
     pub scored: Option<bool>,
+    /// The items of a matrix question.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<String>,
+    /// Clauses this question gives evidence for (a return visit's questions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clauses: Vec<String>,
+    /// For a row of a matrix: the matrix's id (forms draw the rows as one grid).
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// For a row of a matrix: the row's own text (问卷星 heads its column `N(row)`).
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub row: Option<String>,
 }
 
 fn yes() -> bool {
@@ -88,10 +103,40 @@ pub struct Survey {
     #[serde(default)]
     pub overall: Option<String>,
     pub questions: Vec<Question>,
+    /// Marks a model to derive surveys from (`return-visit`: the return visit
+    /// drawn from an audit) rather than a survey to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The validity rules, when they differ from [`validity::Rules::default`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<ValiditySettings>,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// A definition's validity rules (`validity:`), shown in its report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValiditySettings {
+    /// Online answers faster than this are invalid; 0: no limit.
+    #[serde(default = "sixty")]
+    pub min_seconds: u32,
+    /// Same contact and answers within this many hours: a duplicate.
+    #[serde(default = "day")]
+    pub duplicate_window_hours: u32,
+    /// Flag straight-lining from this many scored questions (off when absent).
+    #[serde(default)]
+    pub straight_line_items: Option<usize>,
+}
+
+fn sixty() -> u32 {
+    60
+}
+
+fn day() -> u32 {
+    24
 }
 
 /// One answer. Choices are indexes into [`Question::choices`].
@@ -140,7 +185,7 @@ pub struct Response {
 impl Survey {
     /// Parses and checks a definition; errors carry `file:line` where YAML has one.
     pub fn from_yaml(text: &str, file: &str) -> Result<Survey, Vec<String>> {
-        let s: Survey = serde_yaml::from_str(text).map_err(|e| {
+        let mut s: Survey = serde_yaml::from_str(text).map_err(|e| {
             let at = e
                 .location()
                 .map(|l| format!("{file}:{}:{}", l.line(), l.column()))
@@ -157,6 +202,46 @@ impl Survey {
         if s.questions.is_empty() {
             errors.push(format!("{file}: the survey has no questions"));
         }
+        // Matrices become one Likert question per row.
+        let mut expanded = Vec::with_capacity(s.questions.len());
+        for q in std::mem::take(&mut s.questions) {
+            if q.kind != Kind::Matrix {
+                if !q.rows.is_empty() {
+                    errors.push(format!(
+                        "{}: question `{}` has rows but is not a matrix",
+                        line_of(&format!("id: {}", q.id)),
+                        q.id
+                    ));
+                }
+                expanded.push(q);
+                continue;
+            }
+            let at = line_of(&format!("id: {}", q.id));
+            if q.rows.is_empty() {
+                errors.push(format!("{at}: matrix `{}` needs `rows:`", q.id));
+            }
+            if !q.options.is_empty() {
+                errors.push(format!(
+                    "{at}: matrix `{}` takes no options (its rows are rated 非常满意 … 非常不满意)",
+                    q.id
+                ));
+            }
+            for (i, r) in q.rows.iter().enumerate() {
+                expanded.push(Question {
+                    id: format!("{}.{}", q.id, i + 1),
+                    text: format!("{}：{r}", q.text),
+                    kind: Kind::Likert,
+                    options: Vec::new(),
+                    required: q.required,
+                    scored: q.scored,
+                    rows: Vec::new(),
+                    clauses: q.clauses.clone(),
+                    group: Some(q.id.clone()),
+                    row: Some(r.clone()),
+                });
+            }
+        }
+        s.questions = expanded;
         let mut seen = std::collections::HashSet::new();
         for q in &s.questions {
             let at = line_of(&format!("id: {}", q.id));
@@ -204,6 +289,18 @@ impl Survey {
             Ok(s)
         } else {
             Err(errors)
+        }
+    }
+
+    /// The validity rules of this survey (its `validity:` or the defaults).
+    pub fn rules(&self) -> validity::Rules {
+        match &self.validity {
+            None => validity::Rules::default(),
+            Some(v) => validity::Rules {
+                min_seconds: (v.min_seconds > 0).then_some(v.min_seconds),
+                duplicate_window_s: i64::from(v.duplicate_window_hours) * 3600,
+                straight_line_items: v.straight_line_items,
+            },
         }
     }
 

@@ -116,6 +116,7 @@ pub fn data(
                     Kind::Single => "单选题",
                     Kind::Multiple => "多选题（占比可合计超过 100%）",
                     Kind::Text => "开放题",
+                    Kind::Matrix => "矩阵题",
                 },
                 "answered": q.answered,
                 "mean_text": q.mean.map(|m| format!("{m:.2}")).unwrap_or_default(),

@@ -38,6 +38,69 @@ pub struct Pick {
     pub interviewer: String,
 }
 
+/// The orders of an event log completed in `[from, to)` (µs), with the outlet and
+/// service type they are stratified by and the customer to call. The outlet comes
+/// from the order's attributes, else from `places` (the worker's agency's town).
+pub fn completed_orders(
+    events: &[crate::monitor::ingest::NewEvent],
+    from: i64,
+    to: i64,
+    places: Option<&crate::monitor::service::Places>,
+) -> Vec<Order> {
+    #[derive(Default)]
+    struct Case {
+        completed: bool,
+        attrs: std::collections::HashMap<String, String>,
+        customer: Option<String>,
+    }
+    let mut cases: std::collections::BTreeMap<String, Case> = Default::default();
+    for e in events {
+        let c = cases.entry(e.case_id.clone()).or_default();
+        let attrs: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&e.attrs).unwrap_or_default();
+        for (k, v) in attrs {
+            if let serde_json::Value::String(v) = v
+                && !v.is_empty()
+            {
+                c.attrs.entry(k).or_insert(v);
+            }
+        }
+        if matches!(e.activity.as_str(), "下单" | "order_created") {
+            c.customer = c
+                .customer
+                .take()
+                .or_else(|| c.attrs.get("resource").cloned());
+        }
+        if matches!(e.activity.as_str(), "完成服务" | "service_completed")
+            && e.at_us >= from
+            && e.at_us < to
+        {
+            c.completed = true;
+        }
+    }
+    cases
+        .into_iter()
+        .filter(|(_, c)| c.completed)
+        .map(|(id, c)| {
+            let pick = |keys: &[&str]| keys.iter().find_map(|k| c.attrs.get(*k).cloned());
+            let outlet = pick(&["outlet_id", "网点"])
+                .or_else(|| places.as_ref().and_then(|p| p.place(&c.attrs).0))
+                .unwrap_or_else(|| "未归属".into());
+            Order {
+                order: id,
+                outlet,
+                service: pick(&["service_type", "服务类别"]).unwrap_or_else(|| "未注明".into()),
+                customer: c
+                    .customer
+                    .clone()
+                    .or_else(|| pick(&["customer_id"]))
+                    .unwrap_or_default(),
+                phone: pick(&["customer_phone", "phone"]),
+            }
+        })
+        .collect()
+}
+
 /// The sample size for a population of `n_pop` at margin `e` (0.05 = ±5 points).
 pub fn sample_size(n_pop: usize, e: f64) -> usize {
     if n_pop == 0 || e <= 0.0 {
@@ -105,7 +168,8 @@ pub fn allocate(sizes: &[usize], n: usize) -> Vec<usize> {
     out
 }
 
-fn mask(phone: &str) -> String {
+/// `138****5678`, or a note that the number is not a mobile number.
+pub fn mask(phone: &str) -> String {
     match crate::platform::ids::validate_mobile(phone) {
         Some(m) => crate::platform::ids::mask_mobile(&m),
         None => "（号码无效）".into(),

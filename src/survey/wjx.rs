@@ -165,6 +165,26 @@ fn skipped(v: &str) -> bool {
     v.is_empty() || v == "(跳过)" || v == "(空)" || v == "-2" || v == "-3"
 }
 
+/// The question columns of an export's header: (问卷星 question number, header),
+/// for the mapping form. Unreadable files give none (the import says why).
+pub fn question_columns(bytes: &[u8], name: &str) -> Vec<(usize, String)> {
+    if bytes.len() > MAX_BYTES {
+        return Vec::new();
+    }
+    let Ok(rows) = rows(bytes, name) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for h in rows.first().into_iter().flatten() {
+        if let Some((n, _, _)) = question_header(h)
+            && !out.iter().any(|(m, _)| *m == n)
+        {
+            out.push((n, h.clone()));
+        }
+    }
+    out
+}
+
 /// Reads a 问卷星 export against `survey`, mapping columns by title.
 pub fn import(bytes: &[u8], name: &str, survey: &Survey) -> Result<Imported, Vec<String>> {
     import_mapped(bytes, name, survey, &BTreeMap::new())
@@ -258,7 +278,15 @@ pub fn import_mapped(
             (q.kind == Kind::Multiple && q.options.iter().any(|c| normal(c) == normal(o)))
                 .then(|| n - 1)
         };
-        let q = explicit.or(by_title).or_else(by_number);
+        // A matrix row (`7(仪容仪表)`): the row of that text.
+        let by_row = || {
+            let o = option.as_deref()?;
+            survey
+                .questions
+                .iter()
+                .position(|q| q.row.as_deref().is_some_and(|r| normal(r) == normal(o)))
+        };
+        let q = explicit.or(by_title).or_else(by_number).or_else(by_row);
         let Some(q) = q else {
             errors.push(format!(
                 "第 1 行 {} 列：题目“{h}”在问卷“{}”中找不到；请核对题干，或指定映射（如 --map {n}=题目id）",
@@ -268,8 +296,10 @@ pub fn import_mapped(
             continue;
         };
         let question = &survey.questions[q];
+        let is_row = question.row.is_some() && option.is_some();
         let option = match option {
             None => None,
+            Some(_) if is_row => None,
             Some(o) => {
                 coded = true;
                 match question

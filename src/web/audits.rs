@@ -203,6 +203,10 @@ pub struct AuditPage {
     /// Characters of this audit's texts that no font has: the PDF would show
     /// blanks there. One line per character, with where it occurs.
     glyphs: Vec<String>,
+    /// Return-visit surveys drawn for this audit: (survey id, title, version).
+    return_visits: Vec<(i64, String, i64)>,
+    /// What their answers say, per linked clause.
+    survey_evidence: Vec<super::surveys::ClauseEvidence>,
 }
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -464,7 +468,17 @@ async fn page(
         .into_iter()
         .map(|m| m.to_string())
         .collect();
+    let return_visits = state
+        .db
+        .audit_surveys(id)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.title, r.version))
+        .collect();
+    let survey_evidence = super::surveys::audit_evidence(state, id).await?;
     Ok(AuditPage {
+        return_visits,
+        survey_evidence,
         glyphs,
         coverage,
         others,
@@ -505,7 +519,13 @@ type RunOutput = (
 
 /// Evaluates the checks of `a`'s standards against the platform data, as of the
 /// last instant of its period (blocking: reads files).
-pub(super) fn evaluate_audit(state: &AppState, a: &Audit) -> Result<RunOutput, String> {
+/// `surveys`: the survey store's results (entity `surveys`), read beforehand
+/// because this runs on a blocking thread.
+pub(super) fn evaluate_audit(
+    state: &AppState,
+    a: &Audit,
+    surveys: Vec<crate::platform::SurveyResult>,
+) -> Result<RunOutput, String> {
     let mut set = CheckSet::load(std::slice::from_ref(&state.audits_dir)).map_err(|d| {
         format!(
             "检查规则有误：{}",
@@ -531,6 +551,8 @@ pub(super) fn evaluate_audit(state: &AppState, a: &Audit) -> Result<RunOutput, S
         },
     )
     .map_err(|e| format!("无法读取平台数据：{e}"))?;
+    let mut p = p;
+    p.surveys = Some(surveys);
     let mut results = evaluate(&set, &p, at);
     // The order log, when the export has one: the process clauses' workflow rules.
     if let Some(log) = crate::audit::checks::order_log(&state.platform_dir) {
@@ -556,8 +578,9 @@ pub async fn run(
 ) -> Result<Response, AppError> {
     viewer.signed()?;
     let a = state.db.audit(id).await?.ok_or(AppError::NotFound)?;
+    let surveys = super::surveys::survey_results(&state).await?;
     let st = state.clone();
-    let outcome = tokio::task::spawn_blocking(move || evaluate_audit(&st, &a))
+    let outcome = tokio::task::spawn_blocking(move || evaluate_audit(&st, &a, surveys))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let (snapshot, results, clauses) = match outcome {

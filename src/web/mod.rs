@@ -11,6 +11,7 @@ mod audits;
 pub mod monitor;
 pub mod pages;
 mod submissions;
+pub mod surveys;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +79,20 @@ const REVIEWERS: &[Role] = &[Role::Reviewer, Role::Admin];
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 /// Who may download audit reports: the auditors, and the experts who accept the pilot.
 const REPORT_READERS: &[Role] = &[Role::Auditor, Role::Admin, Role::Expert];
+/// Who designs surveys, issues links, imports and reads results: the
+/// standardization office and the auditors.
+const SURVEY_STAFF: &[Role] = &[Role::Reviewer, Role::Auditor, Role::Admin];
+/// Who may enter phone interviews (call-centre staff are employees) and see the
+/// survey list.
+const INTERVIEWERS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Auditor, Role::Admin];
+/// Who may read survey results: staff, and the experts who accept the pilot.
+const SURVEY_READERS: &[Role] = &[
+    Role::Employee,
+    Role::Reviewer,
+    Role::Auditor,
+    Role::Admin,
+    Role::Expert,
+];
 /// Who writes and reviews department standards.
 const AUTHORS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Admin];
 
@@ -148,6 +163,25 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "GET", path: "/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/audits/1/report/csv", summary: "下载审核报告：pdf、xlsx、csv（?table=findings 为发现表）、oscal（OSCAL 1.1 评估结果 JSON）", handler: || get(audits::report) },
     RouteSpec { method: "GET", path: "/api/v1/audits/{id}/report/{format}", access: Access::Roles(REPORT_READERS), example: "/api/v1/audits/1/report/oscal", summary: "审核报告（同上，供 GRC 工具用 API 令牌拉取 OSCAL）", handler: || get(audits::report) },
     RouteSpec { method: "GET", path: "/evidence/{sha}", access: Access::Roles(AUDITORS), example: "/evidence/68c11dc1d3a2d1c5fec8479ea5909e316abb6e0f0df67efa890c193d75e44eed", summary: "证据文件（按 SHA-256）", handler: || get(audits::evidence_file) },
+    RouteSpec { method: "GET", path: "/surveys", access: Access::Roles(SURVEY_READERS), example: "/surveys", summary: "满意度调查：问卷列表、新建问卷（YAML）", handler: || get(surveys::list) },
+    RouteSpec { method: "POST", path: "/surveys", access: Access::Roles(SURVEY_STAFF), example: "/surveys", summary: "新建问卷或保存问卷定义（已有答卷时生成新版本）", handler: || post(surveys::create) },
+    RouteSpec { method: "GET", path: "/surveys/{id}", access: Access::Roles(SURVEY_READERS), example: "/surveys/1", summary: "一份问卷：统计、无效答卷、链接与二维码、导入、下载", handler: || get(surveys::show) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/edit", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/edit", summary: "修改问卷定义（已有答卷时生成新版本）", handler: || post(surveys::edit) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/suggestions", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/suggestions", summary: "填写报告中的改进建议", handler: || post(surveys::suggestions) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/links", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/links", summary: "生成问卷链接：公开链接（二维码）或一次性链接", handler: || post(surveys::create_links) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/links/{token}/revoke", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/links/x/revoke", summary: "停用问卷链接", handler: || post(surveys::revoke_link) },
+    RouteSpec { method: "GET", path: "/surveys/{id}/links.csv", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/links.csv", summary: "问卷链接清单（CSV，用于短信群发）", handler: || get(surveys::links_csv) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/import", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/import", summary: "上传问卷星导出文件，预览导入（不写入）", handler: || post(surveys::import_upload) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/import/confirm", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/import/confirm", summary: "按确认的列映射导入（全部或全不）", handler: || post(surveys::import_confirm) },
+    RouteSpec { method: "GET", path: "/surveys/{id}/phone", access: Access::Roles(INTERVIEWERS), example: "/surveys/1/phone", summary: "电话访问录入（访问员、订单、受访者电话）", handler: || get(surveys::phone_get) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/phone", access: Access::Roles(INTERVIEWERS), example: "/surveys/1/phone", summary: "保存一份电话访问答卷", handler: || post(surveys::phone_post) },
+    RouteSpec { method: "GET", path: "/surveys/{id}/sample.csv", access: Access::Roles(INTERVIEWERS), example: "/surveys/1/sample.csv", summary: "回访电话访问名单（CSV，号码已脱敏）", handler: || get(surveys::sample_csv) },
+    RouteSpec { method: "GET", path: "/surveys/{id}/report/{format}", access: Access::Roles(SURVEY_READERS), example: "/surveys/1/report/json", summary: "下载满意度测评报告：pdf、xlsx、json（?previous= 与上次比较）", handler: || get(surveys::report) },
+    RouteSpec { method: "GET", path: "/api/v1/surveys", access: Access::Roles(SURVEY_READERS), example: "/api/v1/surveys", summary: "问卷及其各版本、答卷数", handler: || get(surveys::api_list) },
+    RouteSpec { method: "GET", path: "/api/v1/surveys/{id}/stats", access: Access::Roles(SURVEY_READERS), example: "/api/v1/surveys/1/stats", summary: "一份问卷的统计（有效性规则、题目分布、满意度、无效答卷）", handler: || get(surveys::api_stats) },
+    RouteSpec { method: "POST", path: "/audits/{id}/return-visit", access: Access::Roles(AUDITORS), example: "/audits/1/return-visit", summary: "按审核期间分层抽取回访订单，生成回访问卷与电话访问名单", handler: || post(surveys::return_visit) },
+    RouteSpec { method: "GET", path: "/s/{token}", access: Access::Public, example: "/s/x", summary: "公开问卷（手机填写，无需登录）", handler: || get(surveys::public_get) },
+    RouteSpec { method: "POST", path: "/s/{token}", access: Access::Public, example: "/s/x", summary: "提交公开问卷（每个链接或每次访问一份，限频）", handler: || post(surveys::public_post) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
     RouteSpec { method: "POST", path: "/admin/users/{id}", access: Access::Roles(ADMIN), example: "/admin/users/1", summary: "修改用户角色、部门、启用状态", handler: || post(pages::admin_update_user) },
@@ -170,20 +204,37 @@ pub const MAX_UPLOAD: usize = 16 << 20;
 /// Routes that take file uploads and so the larger limit.
 pub const UPLOADS: &[&str] = &["/api/v1/import/docx", "/api/v1/events"];
 
-/// Whether `path` takes uploads: the routes in [`UPLOADS`] and audit evidence
-/// (`/audits/{id}/evidence`).
+/// Largest survey export upload: 问卷星 files up to 50 MB are read (and a larger
+/// one gets the importer's own message, so the limit is above that).
+pub const MAX_SURVEY_UPLOAD: usize = 64 << 20;
+
+/// Whether `path` takes uploads: the routes in [`UPLOADS`], audit evidence
+/// (`/audits/{id}/evidence`) and survey imports.
 fn is_upload(path: &str) -> bool {
-    UPLOADS.contains(&path) || (path.starts_with("/audits/") && path.ends_with("/evidence"))
+    UPLOADS.contains(&path)
+        || (path.starts_with("/audits/") && path.ends_with("/evidence"))
+        || is_survey_upload(path)
+}
+
+fn is_survey_upload(path: &str) -> bool {
+    path.starts_with("/surveys/") && path.ends_with("/import")
+}
+
+/// The body limit of a request path (matched or raw: both have the same shape).
+fn limit_of(path: &str) -> usize {
+    if is_survey_upload(path) {
+        MAX_SURVEY_UPLOAD
+    } else if is_upload(path) {
+        MAX_UPLOAD
+    } else {
+        MAX_BODY
+    }
 }
 
 /// Refuses a body over the route's limit: from `Content-Length` before reading
 /// anything, and while reading for chunked bodies (the extractors then answer 413).
 async fn body_limit(req: Request, next: Next) -> Response {
-    let limit = if is_upload(req.uri().path()) {
-        MAX_UPLOAD
-    } else {
-        MAX_BODY
-    };
+    let limit = limit_of(req.uri().path());
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -329,6 +380,11 @@ impl AppState {
             Err(p) => *p.into_inner() = fresh,
         }
         Ok(true)
+    }
+
+    /// Files uploaded for a survey import, kept by hash between preview and commit.
+    pub fn survey_uploads(&self) -> crate::audit::evidence::EvidenceStore {
+        crate::audit::evidence::EvidenceStore::new(&self.data.join("survey-uploads"))
     }
 
     /// Runs `f` with the search index.
@@ -508,13 +564,11 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
     // check is here, not in handlers, so no form can forget it (the login form has
     // its own double-submit token; API clients use bearer tokens, not cookies).
     let is_api = path.as_deref().is_some_and(|p| p.starts_with("/api/"));
-    if req.method() == axum::http::Method::POST && !is_api && path.as_deref() != Some("/login") {
+    // The public survey form has no session; its signed visit token does this job.
+    let own_token = matches!(path.as_deref(), Some("/login" | "/s/{token}"));
+    if req.method() == axum::http::Method::POST && !is_api && !own_token {
         let (parts, body) = req.into_parts();
-        let limit = if path.as_deref().is_some_and(is_upload) {
-            MAX_UPLOAD
-        } else {
-            MAX_BODY
-        };
+        let limit = path.as_deref().map(limit_of).unwrap_or(MAX_BODY);
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "请求体过大").into_response(),
@@ -808,6 +862,8 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         ingest_slots: tokio::sync::Semaphore::new(monitor::INGEST_SLOTS),
         monitor: crate::monitor::service::Handle::new(cfg.monitor.clone()),
     }));
+    // The repository's survey definitions (surveys/ beside the standards).
+    surveys::load_repo_surveys(&state, &surveys::surveys_dir(&cfg.standards)).await;
     // A demo installation shows a real audit on first start.
     if cfg.demo
         && state.platform_dir.exists()
@@ -867,7 +923,10 @@ async fn demo_audits(state: &AppState, auditor: &crate::db::accounts::User) -> R
             )
             .await
             .map_err(e)?;
-        let (snapshot, results, clauses) = audits::evaluate_audit(state, &a)?;
+        let surveys = surveys::survey_results(state)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (snapshot, results, clauses) = audits::evaluate_audit(state, &a, surveys)?;
         state
             .db
             .record_run(a.id, &snapshot, &results, &clauses)

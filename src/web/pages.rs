@@ -56,6 +56,8 @@ pub struct Nav {
     pub unread: i64,
     /// Auditors and admins run audits.
     pub audits: bool,
+    /// Staff who run or read satisfaction surveys.
+    pub surveys: bool,
 }
 
 impl Nav {
@@ -69,6 +71,10 @@ impl Nav {
             attention: v.attention.queue + v.attention.changes,
             unread: v.attention.unread,
             audits: matches!(v.role(), Some(Role::Auditor | Role::Admin)),
+            surveys: matches!(
+                v.role(),
+                Some(Role::Employee | Role::Reviewer | Role::Auditor | Role::Admin | Role::Expert)
+            ),
             user: v.user.clone(),
             csrf: v.csrf.clone().unwrap_or_default(),
         }
@@ -93,6 +99,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             attention: 0,
             unread: 0,
             audits: false,
+            surveys: false,
         },
         status: status.as_u16(),
         message,
@@ -183,6 +190,7 @@ fn login_page(state: &AppState, next: String, error: String) -> Response {
             attention: 0,
             unread: 0,
             audits: false,
+            surveys: false,
         },
         next,
         error,

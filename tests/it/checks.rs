@@ -269,3 +269,67 @@ fn audits_include_the_workflow_rules_on_the_order_log() {
     .unwrap();
     assert!(none.is_empty());
 }
+
+fn survey(version: i64, last: &str, valid: usize, score: f64) -> biaozhun::platform::SurveyResult {
+    biaozhun::platform::SurveyResult {
+        id: "customer-satisfaction".into(),
+        title: "家政服务顾客满意度调查".into(),
+        version,
+        audit_id: String::new(),
+        first_at: Some(parse_date_or_instant(last, 480).unwrap() - 30 * 86_400_000_000),
+        last_at: Some(parse_date_or_instant(last, 480).unwrap()),
+        responses: valid + 10,
+        valid,
+        score: Some(score),
+        satisfaction: Some(score / 5.0 * 100.0),
+        csat: Some(95.0),
+    }
+}
+
+/// 7.1: the latest survey of the last 12 months with ≥ 300 valid questionnaires
+/// must score ≥ 4.5; none at all fails; no survey data supplied is 未评价.
+#[test_case(None, Outcome::NoData, None ; "no survey data supplied")]
+#[test_case(Some(vec![]), Outcome::Fail, Some("无符合条件的记录") ; "no survey run")]
+#[test_case(Some(vec![survey(1, "2023-06-30", 331, 4.87)]), Outcome::Pass, Some("4.87") ; "one good survey")]
+#[test_case(Some(vec![survey(1, "2023-06-30", 299, 4.87)]), Outcome::Fail, Some("无符合条件的记录") ; "too few valid")]
+#[test_case(Some(vec![survey(1, "2022-12-01", 400, 4.9)]), Outcome::Fail, Some("无符合条件的记录") ; "older than 12 months")]
+#[test_case(Some(vec![survey(1, "2023-03-01", 400, 4.9), survey(2, "2023-11-01", 320, 4.41)]), Outcome::Fail, Some("4.41") ; "the latest counts not the best")]
+#[test_case(Some(vec![survey(2, "2023-11-01", 320, 4.41), survey(1, "2024-02-01", 500, 4.2)]), Outcome::Fail, Some("4.41") ; "a survey after the audit is not seen")]
+fn the_survey_metric_reads_the_latest_qualifying_survey(
+    surveys: Option<Vec<biaozhun::platform::SurveyResult>>,
+    outcome: Outcome,
+    value: Option<&str>,
+) {
+    let set = CheckSet::load(&[root().join("audits")]).unwrap();
+    let (mut p, _) = platform();
+    p.surveys = surveys;
+    let at = parse_date_or_instant("2023-12-31", 480).unwrap();
+    let results = evaluate(&set, &p, at);
+    let r = results
+        .iter()
+        .find(|r| r.id == "db-survey-annual-300")
+        .unwrap();
+    assert_eq!(r.outcome, outcome, "{r:?}");
+    assert_eq!(r.value.as_deref(), value);
+    assert_eq!(r.clauses, ["DB3301/T 0441—2024#7.1"]);
+}
+
+#[test]
+fn latest_needs_a_time_field_to_order_by() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.yaml"),
+        "standard: DB3301/T 0441—2024\nmetrics:\n  - id: m\n    clause: \"#7.1\"\n    entity: surveys\n    measure: latest\n    of: score\n    target: \">= 4.5\"\n",
+    )
+    .unwrap();
+    let e = CheckSet::load(&[dir.path().to_path_buf()]).unwrap_err();
+    let text = e
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("needs `by:`") && text.contains("x.yaml:6"),
+        "{text}"
+    );
+}

@@ -216,6 +216,18 @@ fn tool(name: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The text of a PDF (by `pdftotext`), whitespace removed.
+pub fn pdftotext(pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("x.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    squash(&tool(
+        "pdftotext",
+        &["-layout", file.to_str().unwrap(), "-"],
+    ))
+}
+
 /// Text without whitespace: pdftotext breaks lines and spaces where layout did.
 fn squash(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()

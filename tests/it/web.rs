@@ -246,6 +246,15 @@ async fn exercise(s: Server) {
             .any(|r| r.example == format!("/evidence/{}", stored.sha256)),
         "the /evidence example names this file"
     );
+    // A public survey link `x` for /s/{token} (survey 1 is the repository's).
+    assert_eq!(
+        s.state.db.survey(1).await.unwrap().unwrap().key,
+        "customer-satisfaction"
+    );
+    sqlx::query("INSERT INTO survey_links (token, survey_key, open, label, created_at) VALUES ('x', 'customer-satisfaction', 1, '', 0)")
+        .execute(&s.state.db.pool)
+        .await
+        .unwrap();
     let mut checked = 0;
     for route in ROUTES {
         for role in std::iter::once(None).chain(Role::ALL.into_iter().map(Some)) {
@@ -287,6 +296,7 @@ async fn exercise(s: Server) {
                 );
                 if route.method == "POST"
                     && route.path != "/login"
+                    && route.path != "/s/{token}"
                     && !route.path.starts_with("/api/")
                 {
                     assert_eq!(
@@ -2261,4 +2271,724 @@ async fn live_monitoring_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_monitoring_on_postgres() {
     live_monitoring(Some(super::db::fresh_pg_url().await)).await;
+}
+
+/// The demo platform (entities and an order log of 2023) in the server's platform
+/// directory, as `serve --demo` makes it.
+fn write_platform(s: &Server, orders: u64) {
+    let dir = &s.state.platform_dir;
+    std::fs::create_dir_all(dir).unwrap();
+    let g = biaozhun::platform::generate::generate(&Default::default());
+    for (name, text) in &g.files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let mut log = std::io::BufWriter::new(std::fs::File::create(dir.join("orders.csv")).unwrap());
+    biaozhun::audit::generate::generate(
+        &biaozhun::audit::generate::Settings::new(orders, 1),
+        biaozhun::audit::generate::OutFormat::Csv,
+        &mut log,
+    )
+    .unwrap();
+    std::io::Write::flush(&mut log).unwrap();
+}
+
+fn csrf_of(page: &str) -> String {
+    let i = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    page[i..i + page[i..].find('"').unwrap()].to_string()
+}
+
+fn visit_of(page: &str) -> String {
+    let i = page
+        .find("name=\"visit\" value=\"")
+        .expect("the form's visit token")
+        + 20;
+    page[i..i + page[i..].find('"').unwrap()].to_string()
+}
+
+/// The first `href="/s/…"` token on a page.
+fn link_token(page: &str) -> String {
+    let i = page.find("href=\"/s/").expect("a survey link") + 9;
+    page[i..i + page[i..].find('"').unwrap()].to_string()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+const MATRIX_SURVEY: &str = "id: web-test
+title: 网点服务测试问卷
+overall: overall
+questions:
+  - id: overall
+    text: 总体而言您是否满意
+    kind: likert
+  - id: grid
+    text: 您对以下方面是否满意
+    kind: matrix
+    rows: [环境, 态度]
+  - id: known
+    text: 您是否了解网点
+    kind: single
+    options: [了解, 不了解]
+  - id: ways
+    text: 您通过哪些渠道了解网点
+    kind: multiple
+    options: [社区, 朋友, 网络]
+    required: false
+  - id: advice
+    text: 建议
+    kind: text
+    required: false
+";
+
+/// Surveys over HTTP: a definition with a matrix, the public form through open and
+/// single links (one response each, honeypot, forged visit, rate limit, revoked
+/// link), phone entry, a 问卷星 import previewed then committed once, versioning on
+/// edit, downloads, the survey metric in an audit, and the return visit.
+async fn survey_flow(s: Server) {
+    let c = client();
+    let (staff, _) = session_for(&s, Role::Reviewer).await;
+    let (employee, _) = session_for(&s, Role::Employee).await;
+    let as_staff = |r: reqwest::RequestBuilder| r.header("cookie", format!("bz_session={staff}"));
+    let list = as_staff(c.get(format!("{}/surveys", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        list.contains("家政服务顾客满意度调查"),
+        "the repository's survey is listed"
+    );
+    let csrf = csrf_of(&list);
+
+    // A definition with an error names the line; nothing is stored.
+    let bad = as_staff(c.post(format!("{}/surveys", s.base)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            (
+                "yaml",
+                "id: x\ntitle: t\nquestions:\n  - id: a\n    text: t\n    kind: matrix\n",
+            ),
+        ])
+        .body_text()
+        .await;
+    assert!(
+        bad.contains("问卷定义:4: matrix `a` needs `rows:`"),
+        "{bad}"
+    );
+    let r = as_staff(c.post(format!("{}/surveys", s.base)))
+        .form(&[("csrf", csrf.as_str()), ("yaml", MATRIX_SURVEY)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let at = location(&r);
+    assert!(at.ends_with("?saved=created"), "{at}");
+    let id: i64 = at["/surveys/".len()..at.find('?').unwrap()]
+        .parse()
+        .unwrap();
+    let page = as_staff(c.get(format!("{}{at}", s.base))).body_text().await;
+    assert!(
+        page.contains("问卷已创建") && page.contains("您对以下方面是否满意：环境"),
+        "matrix rows are questions"
+    );
+
+    // An open link: the page shows its QR code; the form needs no login.
+    let r = as_staff(c.post(format!("{}/surveys/{id}/links", s.base)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", "open"),
+            ("label", "网点海报"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = as_staff(c.get(format!("{}/surveys/{id}", s.base)))
+        .body_text()
+        .await;
+    assert!(page.contains("<svg"), "an open link has a QR code");
+    let open = link_token(&page);
+    let form = c.get(format!("{}/s/{open}", s.base)).body_text().await;
+    assert!(
+        form.contains("网点服务测试问卷")
+            && form.contains("您对以下方面是否满意")
+            && form.contains("name=\"q_grid.2\""),
+        "{form}"
+    );
+    assert!(
+        !form.contains("退出"),
+        "the public form shows no signed-in chrome"
+    );
+    let visits: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..12 {
+            v.push(visit_of(
+                &c.get(format!("{}/s/{open}", s.base)).body_text().await,
+            ));
+        }
+        v
+    };
+    let answers = |visit: &str, overall: &str| -> Vec<(String, String)> {
+        vec![
+            ("visit".into(), visit.into()),
+            ("q_overall".into(), overall.into()),
+            ("q_grid.1".into(), "0".into()),
+            ("q_grid.2".into(), "1".into()),
+            ("q_known".into(), "0".into()),
+            ("q_ways".into(), "0".into()),
+            ("q_ways".into(), "2".into()),
+            ("q_advice".into(), "很好".into()),
+        ]
+    };
+    let post = |token: String, body: Vec<(String, String)>| {
+        let c = c.clone();
+        let base = s.base.clone();
+        async move {
+            c.post(format!("{base}/s/{token}"))
+                .form(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Too quick for a person: refused, nothing stored.
+    let r = post(open.clone(), answers(&visits[0], "0")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // A required question unanswered: the form again, answers kept, nothing stored.
+    let mut partial = answers(&visits[0], "0");
+    partial.retain(|(k, _)| k != "q_known");
+    let r = post(open.clone(), partial).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = r.text().await.unwrap();
+    assert!(again.contains("请回答：您是否了解网点"), "{again}");
+    assert!(again.contains("value=\"2\" checked"), "answers are kept");
+    // The honeypot and a forged visit token are refused.
+    let mut bot = answers(&visits[1], "0");
+    bot.push(("homepage".into(), "http://spam.example".into()));
+    assert_eq!(
+        post(open.clone(), bot).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let flipped = if visits[1].ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{flipped}", &visits[1][..visits[1].len() - 1]);
+    assert_eq!(
+        post(open.clone(), answers(&forged, "0")).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    // A response; the same visit again is not a second one.
+    let r = post(open.clone(), answers(&visits[0], "0")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("提交成功"));
+    let r = post(open.clone(), answers(&visits[0], "1")).await;
+    assert!(r.text().await.unwrap().contains("已提交"));
+    let stored = s.state.db.survey_responses(id).await.unwrap();
+    assert_eq!(stored.len(), 1, "one response per visit");
+    let first = &stored[0].response;
+    assert_eq!(first.channel, biaozhun::survey::Channel::Online);
+    assert_eq!(first.contact.as_deref(), Some("127.0.0.1"));
+    assert!(
+        first.duration_s.unwrap() >= 3,
+        "the server measured the visit"
+    );
+    assert_eq!(first.answers["grid.2"], biaozhun::survey::Answer::Choice(1));
+    assert_eq!(
+        first.answers["ways"],
+        biaozhun::survey::Answer::Choices(vec![0, 2])
+    );
+    // The rate limit: ten responses an hour from one address through open links.
+    for v in &visits[2..11] {
+        assert_eq!(
+            post(open.clone(), answers(v, "1")).await.status(),
+            StatusCode::OK
+        );
+    }
+    let r = post(open.clone(), answers(&visits[11], "1")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "3600");
+    assert_eq!(s.state.db.survey_responses(id).await.unwrap().len(), 10);
+
+    // A single link takes one response, even from two open forms.
+    as_staff(c.post(format!("{}/surveys/{id}/links", s.base)))
+        .form(&[("csrf", csrf.as_str()), ("kind", "single"), ("count", "1")])
+        .send()
+        .await
+        .unwrap();
+    let links = s.state.db.survey_links("web-test").await.unwrap();
+    let single = links.iter().find(|l| !l.open).unwrap().token.clone();
+    let v1 = visit_of(&c.get(format!("{}/s/{single}", s.base)).body_text().await);
+    let v2 = visit_of(&c.get(format!("{}/s/{single}", s.base)).body_text().await);
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    assert!(
+        post(single.clone(), answers(&v1, "1"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("提交成功")
+    );
+    assert!(
+        post(single.clone(), answers(&v2, "2"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("已提交")
+    );
+    assert!(
+        c.get(format!("{}/s/{single}", s.base))
+            .body_text()
+            .await
+            .contains("已经提交过")
+    );
+    assert_eq!(s.state.db.survey_responses(id).await.unwrap().len(), 11);
+    // A revoked link is closed.
+    as_staff(c.post(format!("{}/surveys/{id}/links/{open}/revoke", s.base)))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get(format!("{}/s/{open}", s.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::GONE
+    );
+
+    // Phone entry by an employee: channel 电话, interviewer, masked number.
+    let phone_page = c
+        .get(format!("{}/surveys/{id}/phone", s.base))
+        .header("cookie", format!("bz_session={employee}"))
+        .body_text()
+        .await;
+    let ecsrf = csrf_of(&phone_page);
+    let mut body = answers("", "1");
+    body.retain(|(k, _)| k != "visit");
+    body.extend([
+        ("csrf".to_string(), ecsrf.clone()),
+        ("interviewer".into(), "王芳".into()),
+        ("phone".into(), "13812345678".into()),
+        ("order".into(), "ORD-1".into()),
+        ("started".into(), (biaozhun::db::now() - 200).to_string()),
+    ]);
+    let r = c
+        .post(format!("{}/surveys/{id}/phone", s.base))
+        .header("cookie", format!("bz_session={employee}"))
+        .form(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let stored = s.state.db.survey_responses(id).await.unwrap();
+    let phone = stored.last().unwrap();
+    assert_eq!(phone.response.channel, biaozhun::survey::Channel::Phone);
+    assert_eq!(phone.interviewer, "王芳");
+    assert_eq!(phone.order_id, "ORD-1");
+    assert_eq!(phone.response.contact.as_deref(), Some("138****5678"));
+    assert!((199..=260).contains(&phone.response.duration_s.unwrap()));
+    // An employee cannot design surveys.
+    let r = c
+        .post(format!("{}/surveys/{id}/edit", s.base))
+        .header("cookie", format!("bz_session={employee}"))
+        .form(&[("csrf", ecsrf.as_str()), ("yaml", MATRIX_SURVEY)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Statistics: 12 responses; the ten online ones were under 60 s, so invalid.
+    let stats = as_staff(c.get(format!("{}/api/v1/surveys/{id}/stats", s.base)))
+        .body_json()
+        .await;
+    assert_eq!(stats["stats"]["responses"], 12);
+    assert_eq!(stats["stats"]["valid"], 1, "{stats}");
+    assert_eq!(stats["stats"]["by_channel"]["电话"], 1);
+    assert_eq!(stats["invalid"].as_array().unwrap().len(), 11);
+    assert_eq!(stats["invalid"][0]["reasons"][0]["rule"], "too_fast");
+    let page = as_staff(c.get(format!("{}/surveys/{id}", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("无效答卷（11）") && page.contains("用时"),
+        "invalid responses are listed"
+    );
+
+    // Editing a survey with responses makes a new version; the old keeps its answers.
+    let edited = MATRIX_SURVEY.replace("建议\n", "其他建议\n");
+    let r = as_staff(c.post(format!("{}/surveys/{id}/edit", s.base)))
+        .form(&[("csrf", csrf.as_str()), ("yaml", edited.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let at = location(&r);
+    assert!(at.ends_with("?saved=version"), "{at}");
+    let v2: i64 = at["/surveys/".len()..at.find('?').unwrap()]
+        .parse()
+        .unwrap();
+    assert_ne!(v2, id);
+    assert_eq!(s.state.db.survey(v2).await.unwrap().unwrap().version, 2);
+    assert_eq!(s.state.db.survey_responses(id).await.unwrap().len(), 12);
+    assert!(s.state.db.survey_responses(v2).await.unwrap().is_empty());
+    // v2 has no responses: a further edit changes it in place.
+    let r = as_staff(c.post(format!("{}/surveys/{v2}/edit", s.base)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("yaml", edited.replace("其他建议", "您的建议").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), format!("/surveys/{v2}?saved=updated"));
+    // The id cannot change through an edit.
+    let page = as_staff(c.post(format!("{}/surveys/{v2}/edit", s.base)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("yaml", edited.replace("id: web-test", "id: other").as_str()),
+        ])
+        .body_text()
+        .await;
+    assert!(page.contains("问卷编号（id）不能修改"), "{page}");
+
+    // Import: the test survey, a 问卷星 export previewed, then committed once.
+    let def = std::fs::read_to_string(format!(
+        "{}/tests/data/surveys/test.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let r = as_staff(c.post(format!("{}/surveys", s.base)))
+        .form(&[("csrf", csrf.as_str()), ("yaml", def.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let at = location(&r);
+    let tid: i64 = at["/surveys/".len()..at.find('?').unwrap()]
+        .parse()
+        .unwrap();
+    let upload = |name: &'static str, bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.clone())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
+        as_staff(c.post(format!("{}/surveys/{tid}/import", s.base))).multipart(form)
+    };
+    let csv = std::fs::read(format!(
+        "{}/tests/data/surveys/wjx-text.csv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let preview = upload("wjx-text.csv", csv.clone()).body_text().await;
+    assert!(preview.contains("共 9 份答卷（按选项文本）"), "{preview}");
+    assert!(preview.contains("id=\"confirm-import\""));
+    assert!(
+        s.state.db.survey_responses(tid).await.unwrap().is_empty(),
+        "a preview stores nothing"
+    );
+    let sha = {
+        let i = preview.find("name=\"sha\" value=\"").unwrap() + 18;
+        preview[i..i + 64].to_string()
+    };
+    let confirm = |confirm: &'static str| {
+        as_staff(c.post(format!("{}/surveys/{tid}/import/confirm", s.base))).form(&[
+            ("csrf", csrf.as_str()),
+            ("sha", sha.as_str()),
+            ("file_name", "wjx-text.csv"),
+            ("confirm", confirm),
+        ])
+    };
+    let r = confirm("1").send().await.unwrap();
+    assert_eq!(location(&r), format!("/surveys/{tid}?saved=imported"));
+    assert_eq!(s.state.db.survey_responses(tid).await.unwrap().len(), 9);
+    let r = confirm("1").send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "the same file is not imported twice"
+    );
+    assert!(r.text().await.unwrap().contains("已导入过"));
+    assert_eq!(s.state.db.survey_responses(tid).await.unwrap().len(), 9);
+    // A bad file: every problem named by row and column; nothing imported.
+    let text = String::from_utf8(csv).unwrap();
+    let broken = text.replacen("非常满意,非常满意,满意", "非常满意,很满意,满意", 1);
+    let preview = upload("broken.csv", broken.into_bytes()).body_text().await;
+    assert!(
+        preview.contains("第 2 行 H 列（2、您对服务质量是否满意）"),
+        "{preview}"
+    );
+    assert!(!preview.contains("id=\"confirm-import\""));
+    // A renamed column: mapped by the user, then importable.
+    let renamed = text.replacen("5、您通过哪些渠道下单", "5、下单渠道", 1);
+    let preview = upload("renamed.csv", renamed.into_bytes())
+        .body_text()
+        .await;
+    assert!(preview.contains("题目“5、下单渠道”在问卷"), "{preview}");
+    let rsha = {
+        let i = preview.find("name=\"sha\" value=\"").unwrap() + 18;
+        preview[i..i + 64].to_string()
+    };
+    let r = as_staff(c.post(format!("{}/surveys/{tid}/import/confirm", s.base)))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("sha", rsha.as_str()),
+            ("file_name", "renamed.csv"),
+            ("map_5", "q5"),
+            ("confirm", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(s.state.db.survey_responses(tid).await.unwrap().len(), 18);
+
+    // Downloads: the report PDF and the workbook.
+    let pdf = as_staff(c.get(format!("{}/surveys/{tid}/report/pdf", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    assert!(
+        text.contains("满意度测评报告") && text.contains("家政服务满意度测试问卷"),
+        "{text}"
+    );
+    let xlsx = as_staff(c.get(format!("{}/surveys/{tid}/report/xlsx", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+
+    // The survey metric of DB3301/T 0441—2024 7.1 in an audit: no survey with 300
+    // valid responses → fails; then 320 valid ones scoring 4.6 → passes.
+    write_platform(&s, 1500);
+    let auditor = s.state.db.user_by_name("u-auditor").await.ok().flatten();
+    let auditor = match auditor {
+        Some(u) => u,
+        None => {
+            session_for(&s, Role::Auditor).await;
+            s.state.db.user_by_name("u-auditor").await.unwrap().unwrap()
+        }
+    };
+    let (auditor_session, acsrf) = s
+        .state
+        .db
+        .create_session(&auditor, "127.0.0.1")
+        .await
+        .map(|(t, ss)| (t, ss.csrf))
+        .unwrap();
+    let audit = s
+        .state
+        .db
+        .create_audit(
+            &biaozhun::db::audits::NewAudit {
+                name: "回访测试审核",
+                standards: &[
+                    "DB3301/T 0441—2024".to_string(),
+                    "T/ZTAC 001.2—2023".to_string(),
+                ],
+                period_from: "2023-01-01",
+                period_to: "2023-12-31",
+                outlets: &[],
+            },
+            &auditor,
+        )
+        .await
+        .unwrap();
+    let as_auditor =
+        |r: reqwest::RequestBuilder| r.header("cookie", format!("bz_session={auditor_session}"));
+    let run = || async {
+        let r = as_auditor(c.post(format!("{}/audits/{}/run", s.base, audit.id)))
+            .form(&[("csrf", acsrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = as_auditor(c.get(format!("{}/audits/{}", s.base, audit.id)))
+            .body_text()
+            .await;
+        let i = page
+            .find("近12个月内完成满意度调查")
+            .expect("the survey metric is listed");
+        page[i..i + page[i..].find("</tr>").unwrap()].to_string()
+    };
+    let row = run().await;
+    assert!(
+        row.contains("不符合") && row.contains("无符合条件的记录"),
+        "{row}"
+    );
+    let t0 = biaozhun::audit::time::parse_date_or_instant("2023-11-01", 480).unwrap() / 1_000_000;
+    let many: Vec<biaozhun::survey::Response> = (0..320)
+        .map(|i| {
+            let score = if i % 5 < 3 { 0 } else { 1 }; // 3/5 非常满意, 2/5 满意: mean 4.6
+            biaozhun::survey::Response {
+                source: format!("row {}", i + 2),
+                channel: biaozhun::survey::Channel::Phone,
+                submitted_at: Some(t0 + i as i64 * 600),
+                duration_s: Some(180),
+                contact: Some(format!("139****{i:04}")),
+                answers: [("q1", score), ("q2", score), ("q3", score)]
+                    .into_iter()
+                    .map(|(q, a)| (q.to_string(), biaozhun::survey::Answer::Choice(a)))
+                    .collect(),
+            }
+        })
+        .collect();
+    let big = s
+        .state
+        .db
+        .survey_save(
+            &biaozhun::survey::Survey::from_yaml(
+                &def.replace("test-satisfaction", "annual-2023"),
+                "t",
+            )
+            .unwrap(),
+            &def.replace("test-satisfaction", "annual-2023"),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .0;
+    s.state
+        .db
+        .survey_import(
+            big.id,
+            "annual.csv",
+            &"a".repeat(64),
+            "按选项文本",
+            &many,
+            None,
+        )
+        .await
+        .unwrap();
+    let row = run().await;
+    assert!(row.contains("4.60") && !row.contains("不符合"), "{row}");
+
+    // The return visit: a stratified sample of the audit period's orders, a
+    // questionnaire linked to the audited clauses, answers back in the audit.
+    let r = as_auditor(c.post(format!("{}/audits/{}/return-visit", s.base, audit.id)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("margin", "0.1"),
+            ("seed", "7"),
+            ("interviewers", "王芳, 李静"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let at = location(&r);
+    let rid: i64 = at["/surveys/".len()..at.find('?').unwrap()]
+        .parse()
+        .unwrap();
+    let sample = s.state.db.survey_sample(rid).await.unwrap();
+    assert!(
+        sample.len() >= 60 && sample.len() <= 100,
+        "±10 points at 95%: about 90 calls, got {}",
+        sample.len()
+    );
+    assert!(
+        sample
+            .iter()
+            .all(|r| r.phone.is_empty() || r.phone.contains("****")),
+        "numbers are masked"
+    );
+    assert!(sample.iter().any(|r| r.interviewer == "李静"));
+    let rv = s
+        .state
+        .db
+        .survey(rid)
+        .await
+        .unwrap()
+        .unwrap()
+        .survey()
+        .unwrap();
+    assert!(
+        rv.question("outlet").is_none(),
+        "T/ZTAC 002 is not in scope: its question is dropped"
+    );
+    assert_eq!(
+        rv.question("code-shown").unwrap().clauses,
+        ["T/ZTAC 001.2—2023#13.2"]
+    );
+    assert_eq!(
+        rv.question("complaint").unwrap().clauses,
+        ["T/ZTAC 001.2—2023#18.2", "DB3301/T 0441—2024#8.4"]
+    );
+    // A second draw for the same audit is refused rather than replacing the list.
+    let again = as_auditor(c.post(format!("{}/audits/{}/return-visit", s.base, audit.id)))
+        .form(&[("csrf", acsrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    // One interview for the first order on the list.
+    let order = sample[0].order_id.clone();
+    let page = as_auditor(c.get(format!("{}/surveys/{rid}/phone?order={order}", s.base)))
+        .body_text()
+        .await;
+    assert!(page.contains(&format!("value=\"{order}\"")));
+    let r = as_auditor(c.post(format!("{}/surveys/{rid}/phone", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("order", order.as_str()),
+            ("phone", sample[0].phone.as_str()),
+            ("q_overall", "0"),
+            ("q_response", "0"),
+            ("q_code-shown", "1"),
+            ("q_service", "1"),
+            ("q_acceptance", "0"),
+            ("q_review", "0"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let sample = s.state.db.survey_sample(rid).await.unwrap();
+    assert!(
+        sample[0].response_id.is_some(),
+        "the list shows the call as made"
+    );
+    let page = as_auditor(c.get(format!("{}/audits/{}", s.base, audit.id)))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("T/ZTAC 001.2—2023#13.2")
+            && page.contains("“服务人员上门时是否主动出示安心码并请您扫码核验”1 人作答，最多为“出示但未扫码”100.0%"),
+        "the answers are evidence for their clauses"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn surveys_on_sqlite() {
+    survey_flow(start(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn surveys_on_postgres() {
+    let url = super::db::fresh_pg_url().await;
+    survey_flow(start(Some(url)).await).await;
 }
