@@ -569,6 +569,20 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
         }
         m
     };
+    // What the audit's return visit said about each clause its questions link to.
+    let mut visits: HashMap<String, Vec<String>> = HashMap::new();
+    for e in crate::survey::stored::audit_evidence(db, id)
+        .await
+        .map_err(|e| match e {
+            crate::db::surveys::SurveyError::Db(d) => AuditError::from(d),
+            other => AuditError::Invalid(other.to_string()),
+        })?
+    {
+        visits
+            .entry(clause_key(&e.clause))
+            .or_default()
+            .push(e.summary);
+    }
     let clauses: Vec<ClauseLine> = verdicts
         .iter()
         .map(|v| {
@@ -598,6 +612,7 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
                     ev.push(format!("现场检查 {} 处，不符合 {bad} 处", done.len()));
                 }
             }
+            ev.extend(visits.get(&key).into_iter().flatten().cloned());
             let (standard, number) = v.clause.split_once('#').unwrap_or((&v.clause, ""));
             ClauseLine {
                 id: v.clause.clone(),

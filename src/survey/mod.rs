@@ -6,10 +6,12 @@
 //! each response valid or not, with reasons, never dropping one → [`stats`] computes
 //! the figures from the valid ones. The formulas are in `docs/surveys.md`.
 
+pub mod demo;
 pub mod export;
 pub mod report;
 pub mod sample;
 pub mod stats;
+pub mod stored;
 pub mod validity;
 pub mod wjx;
 

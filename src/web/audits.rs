@@ -206,7 +206,7 @@ pub struct AuditPage {
     /// Return-visit surveys drawn for this audit: (survey id, title, version).
     return_visits: Vec<(i64, String, i64)>,
     /// What their answers say, per linked clause.
-    survey_evidence: Vec<super::surveys::ClauseEvidence>,
+    survey_evidence: Vec<crate::survey::stored::ClauseEvidence>,
 }
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -475,7 +475,7 @@ async fn page(
         .into_iter()
         .map(|r| (r.id, r.title, r.version))
         .collect();
-    let survey_evidence = super::surveys::audit_evidence(state, id).await?;
+    let survey_evidence = crate::survey::stored::audit_evidence(&state.db, id).await?;
     Ok(AuditPage {
         return_visits,
         survey_evidence,
@@ -578,7 +578,7 @@ pub async fn run(
 ) -> Result<Response, AppError> {
     viewer.signed()?;
     let a = state.db.audit(id).await?.ok_or(AppError::NotFound)?;
-    let surveys = super::surveys::survey_results(&state).await?;
+    let surveys = crate::survey::stored::results(&state.db).await?;
     let st = state.clone();
     let outcome = tokio::task::spawn_blocking(move || evaluate_audit(&st, &a, surveys))
         .await

@@ -864,6 +864,11 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
     }));
     // The repository's survey definitions (surveys/ beside the standards).
     surveys::load_repo_surveys(&state, &surveys::surveys_dir(&cfg.standards)).await;
+    // A demo installation has a year of survey answers, for the survey pages and
+    // the survey check of the demo audit.
+    if cfg.demo {
+        demo_survey(&state).await?;
+    }
     // A demo installation shows a real audit on first start.
     if cfg.demo
         && state.platform_dir.exists()
@@ -882,6 +887,46 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         demo_audits(&state, &auditor).await?;
     }
     Ok((state, setup))
+}
+
+/// 331 answers (128 by phone, 203 online) to the repository's customer survey in
+/// October 2023, as the pilot reported, plus a few invalid ones; once.
+async fn demo_survey(state: &AppState) -> Result<(), String> {
+    let Some(row) = state
+        .db
+        .survey_latest("customer-satisfaction")
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    if !state
+        .db
+        .survey_responses(row.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let survey = row.survey().map_err(|e| e.to_string())?;
+    let start = crate::audit::time::parse_date_or_instant("2023-10-09", 480)
+        .map_err(|e| e.to_string())?
+        / 1_000_000;
+    let responses = crate::survey::demo::responses(&survey, 128, 203, start, 2023);
+    state
+        .db
+        .survey_import(
+            row.id,
+            "演示数据",
+            &"0".repeat(64),
+            "演示",
+            &responses,
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The demo's audits: last year's, closed, and this year's, run on the simulated
@@ -923,7 +968,7 @@ async fn demo_audits(state: &AppState, auditor: &crate::db::accounts::User) -> R
             )
             .await
             .map_err(e)?;
-        let surveys = surveys::survey_results(state)
+        let surveys = crate::survey::stored::results(&state.db)
             .await
             .map_err(|e| e.to_string())?;
         let (snapshot, results, clauses) = audits::evaluate_audit(state, &a, surveys)?;

@@ -23,13 +23,12 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::db::accounts::Role;
-use crate::db::surveys::{
-    Link, ResponseMeta, SampleRow, Saved, StoredResponse, SurveyError, SurveyRow,
-};
+use crate::db::surveys::{Link, ResponseMeta, SampleRow, Saved, SurveyError, SurveyRow};
 use crate::survey::Response as SurveyResponse;
-use crate::survey::stats::{Stats, compute};
 use crate::survey::validity::{self, Reason, Rules};
 use crate::survey::{Answer, Channel, Kind, Survey};
+
+use crate::survey::stored::{Loaded, load};
 
 use super::pages::Nav;
 use super::{AppError, AppState, Viewer};
@@ -100,63 +99,6 @@ pub async fn load_repo_surveys(state: &AppState, dir: &std::path::Path) {
             }
         }
     }
-}
-
-/// A version with its responses, their validity and the statistics.
-pub struct Loaded {
-    pub row: SurveyRow,
-    pub survey: Survey,
-    pub stored: Vec<StoredResponse>,
-    pub responses: Vec<SurveyResponse>,
-    pub validity: Vec<Vec<Reason>>,
-    pub rules: Rules,
-    pub stats: Stats,
-}
-
-pub async fn load(state: &AppState, id: i64, previous: Option<i64>) -> Result<Loaded, AppError> {
-    let row = state.db.survey(id).await?.ok_or(AppError::NotFound)?;
-    let survey = row.survey()?;
-    let stored = state.db.survey_responses(id).await?;
-    let responses: Vec<SurveyResponse> = stored.iter().map(|s| s.response.clone()).collect();
-    let rules = survey.rules();
-    let validity = validity::check(&survey, &responses, &rules);
-    let prev = match previous {
-        Some(p) if p != id => {
-            let prow = state.db.survey(p).await?.ok_or(AppError::NotFound)?;
-            let ps = prow.survey()?;
-            let pr: Vec<SurveyResponse> = state
-                .db
-                .survey_responses(p)
-                .await?
-                .into_iter()
-                .map(|s| s.response)
-                .collect();
-            let pv = validity::check(&ps, &pr, &ps.rules());
-            let valid: Vec<SurveyResponse> = pr
-                .into_iter()
-                .zip(&pv)
-                .filter(|(_, v)| v.is_empty())
-                .map(|(r, _)| r)
-                .collect();
-            Some((ps, valid))
-        }
-        _ => None,
-    };
-    let stats = compute(
-        &survey,
-        &responses,
-        &validity,
-        prev.as_ref().map(|(s, r)| (s, r.as_slice())),
-    );
-    Ok(Loaded {
-        row,
-        survey,
-        stored,
-        responses,
-        validity,
-        rules,
-        stats,
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -500,7 +442,7 @@ async fn show_page_at(
     yaml: Option<String>,
     base: &str,
 ) -> Result<ShowPage, AppError> {
-    let l = load(state, id, previous).await?;
+    let l = load(&state.db, id, previous).await?;
     let s = &l.stats;
     let mut figures = vec![
         Figure {
@@ -1673,7 +1615,7 @@ pub async fn report(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, AppError> {
     viewer.signed()?;
-    let l = load(&state, id, q.previous).await?;
+    let l = load(&state.db, id, q.previous).await?;
     let stem = format!("{}-v{}", l.row.key, l.row.version);
     match format.as_str() {
         "json" => Ok(axum::Json(stats_json(&l)).into_response()),
@@ -1775,114 +1717,12 @@ pub async fn api_stats(
     Path(id): Path<i64>,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, AppError> {
-    let l = load(&state, id, q.previous).await?;
+    let l = load(&state.db, id, q.previous).await?;
     Ok(axum::Json(stats_json(&l)).into_response())
 }
 
 // ---------------------------------------------------------------------------
 // Audits: survey results as a checks entity, and the return visit
-
-/// Every survey version's results, for the `surveys` entity of audit checks.
-pub async fn survey_results(
-    state: &AppState,
-) -> Result<Vec<crate::platform::SurveyResult>, AppError> {
-    let mut out = Vec::new();
-    for s in state.db.surveys().await? {
-        if s.responses == 0 {
-            continue;
-        }
-        let l = load(state, s.row.id, None).await?;
-        let times: Vec<i64> = l
-            .responses
-            .iter()
-            .zip(&l.validity)
-            .filter(|(_, v)| v.is_empty())
-            .filter_map(|(r, _)| r.submitted_at)
-            .collect();
-        out.push(crate::platform::SurveyResult {
-            id: l.row.key.clone(),
-            title: l.row.title.clone(),
-            version: l.row.version,
-            audit_id: l.row.audit_id.map(|a| a.to_string()).unwrap_or_default(),
-            first_at: times.iter().min().map(|t| t * 1_000_000),
-            last_at: times.iter().max().map(|t| t * 1_000_000),
-            responses: l.stats.responses,
-            valid: l.stats.valid,
-            score: l.stats.score,
-            satisfaction: l.stats.satisfaction_percent,
-            csat: l.stats.csat_percent,
-        });
-    }
-    Ok(out)
-}
-
-/// What a return-visit survey says about one clause.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ClauseEvidence {
-    pub clause: String,
-    pub survey_id: i64,
-    pub summary: String,
-}
-
-/// The return-visit evidence of an audit, per clause its questions are linked to.
-pub async fn audit_evidence(
-    state: &AppState,
-    audit_id: i64,
-) -> Result<Vec<ClauseEvidence>, AppError> {
-    let mut out = Vec::new();
-    for row in state.db.audit_surveys(audit_id).await? {
-        let l = load(state, row.id, None).await?;
-        let mut by: BTreeMap<String, Vec<&crate::survey::stats::QuestionStats>> = BTreeMap::new();
-        for q in &l.stats.questions {
-            for c in l
-                .survey
-                .question(&q.id)
-                .map(|d| d.clauses.clone())
-                .unwrap_or_default()
-            {
-                by.entry(c).or_default().push(q);
-            }
-        }
-        for (clause, qs) in by {
-            let parts: Vec<String> = qs
-                .iter()
-                .map(|q| {
-                    let top2: usize = q.options.iter().take(2).map(|o| o.count).sum();
-                    match (q.kind, q.mean) {
-                        (Kind::Likert, Some(m)) if q.answered > 0 => format!(
-                            "“{}”{} 人作答，均值 {m:.2}，满意及以上 {:.1}%",
-                            q.text,
-                            q.answered,
-                            top2 as f64 * 100.0 / q.answered as f64
-                        ),
-                        _ => {
-                            let best = q.options.iter().max_by_key(|o| o.count);
-                            format!(
-                                "“{}”{} 人作答{}",
-                                q.text,
-                                q.answered,
-                                best.map(|o| format!("，最多为“{}”{:.1}%", o.option, o.percent))
-                                    .unwrap_or_default()
-                            )
-                        }
-                    }
-                })
-                .collect();
-            out.push(ClauseEvidence {
-                clause,
-                survey_id: row.id,
-                summary: format!(
-                    "回访问卷（{} 第 {} 版，有效 {} 份）：{}",
-                    row.title,
-                    row.version,
-                    l.stats.valid,
-                    parts.join("；")
-                ),
-            });
-        }
-    }
-    Ok(out)
-}
 
 #[derive(Deserialize)]
 pub struct ReturnVisitForm {
@@ -2089,4 +1929,61 @@ pub async fn sample_csv(
         &format!("{}-sample.csv", row.key),
         csv.into_bytes(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn survey() -> Survey {
+        Survey::from_yaml(
+            "id: t\ntitle: t\noverall: o\nquestions:\n  - id: o\n    text: 总体\n    kind: likert\n  - id: m\n    text: 渠道\n    kind: multiple\n    options: [a, b, c]\n    required: false\n  - id: s\n    text: 了解\n    kind: single\n    options: [是, 否]\n    required: false\n",
+            "t",
+        )
+        .unwrap()
+    }
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test_case::test_case(&[("q_o", "1")], Ok(vec![("o", Answer::Choice(1))]) ; "one choice")]
+    #[test_case::test_case(&[("q_o", "0"), ("q_m", "2"), ("q_m", "0"), ("q_m", "2")], Ok(vec![("m", Answer::Choices(vec![0, 2])), ("o", Answer::Choice(0))]) ; "multiple sorted and deduplicated")]
+    #[test_case::test_case(&[("q_o", "5")], Err("第 1 题：选项“5”无效") ; "index out of range")]
+    #[test_case::test_case(&[("q_o", "x")], Err("第 1 题：选项“x”无效") ; "not a number")]
+    #[test_case::test_case(&[("q_o", "0"), ("q_s", "0"), ("q_s", "1")], Err("第 3 题是单选题，只能选一项") ; "two answers to a single choice")]
+    #[test_case::test_case(&[("q_m", "1")], Err("请回答：总体") ; "the overall question is required")]
+    fn form_answers(input: &[(&str, &str)], expected: Result<Vec<(&str, Answer)>, &str>) {
+        let (answers, errors) = read_answers(&survey(), &fields(input));
+        match expected {
+            Ok(want) => {
+                assert!(errors.is_empty(), "{errors:?}");
+                let got: Vec<(&str, Answer)> = answers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                assert_eq!(got, want);
+            }
+            Err(msg) => assert!(errors.iter().any(|e| e == msg), "{errors:?}"),
+        }
+    }
+
+    #[test]
+    fn visit_tokens_are_signed() {
+        let key = b"installation key";
+        let t = visit_token(key, 7, "nonce1");
+        let (id, issued, nonce) = check_visit(key, &t).unwrap();
+        assert_eq!((id, nonce.as_str()), (7, "nonce1"));
+        assert!((crate::db::now() - issued).abs() <= 1);
+        assert!(check_visit(b"another key", &t).is_none());
+        let other = t.replacen("7.", "8.", 1);
+        assert!(
+            check_visit(key, &other).is_none(),
+            "the survey is part of what is signed"
+        );
+        assert!(check_visit(key, "garbage").is_none());
+    }
 }

@@ -893,3 +893,140 @@ async fn an_operator_watches_alerts_arrive_live_on_a_phone() {
     let _ = c.close().await;
     result.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_fills_in_the_satisfaction_survey_on_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = web::prepare(&config(dir.path())).await.unwrap();
+    let yaml = "id: phone-test
+title: 社区家政服务满意度调查
+purpose: 请根据您最近一次家政服务的体验作答
+overall: overall
+questions:
+  - id: overall
+    text: 总体而言，您对本次家政服务是否满意
+    kind: likert
+  - id: grid
+    text: 您对以下方面是否满意
+    kind: matrix
+    rows: [服务态度, 服务质量]
+  - id: code
+    text: 服务人员是否出示了安心码
+    kind: single
+    options: [出示, 未出示, 记不清]
+  - id: ways
+    text: 您通过哪些渠道预约
+    kind: multiple
+    options: [微信小程序, 电话, 社区网点]
+    required: false
+  - id: advice
+    text: 您的意见和建议
+    kind: text
+    required: false
+";
+    let survey = biaozhun::survey::Survey::from_yaml(yaml, "t").unwrap();
+    let (row, _) = state
+        .db
+        .survey_save(&survey, yaml, None, None)
+        .await
+        .unwrap();
+    let token = state
+        .db
+        .survey_link_create("phone-test", true, "网点海报", None)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(web::serve(state.clone(), listener));
+
+    let (c, _driver) = browser().await;
+    let result = async {
+        c.set_window_size(390, 844).await?;
+        c.goto(&format!("{base}/s/{token}")).await?;
+        let title = c.find(Locator::Css("h1")).await?.text().await?;
+        assert_eq!(title, "社区家政服务满意度调查");
+        // Made for the phone: nothing wider than the screen, big touch targets.
+        let wide = c
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth;",
+                vec![],
+            )
+            .await?;
+        assert_eq!(wide, serde_json::json!(false), "no sideways scrolling");
+        let height = c
+            .execute(
+                "return document.querySelector('.choice').getBoundingClientRect().height;",
+                vec![],
+            )
+            .await?;
+        assert!(height.as_f64().unwrap() >= 44.0, "touch target {height}");
+        shot(&c, "40-survey-form-phone").await;
+        let pick = |name: &'static str, value: &'static str| {
+            let c = c.clone();
+            async move {
+                c.find(Locator::Css(&format!(
+                    "input[name='{name}'][value='{value}']"
+                )))
+                .await?
+                .click()
+                .await
+            }
+        };
+        pick("q_overall", "0").await?;
+        pick("q_grid.1", "0").await?;
+        pick("q_grid.2", "1").await?;
+        pick("q_ways", "0").await?;
+        pick("q_ways", "2").await?;
+        c.find(Locator::Css("textarea[name='q_advice']"))
+            .await?
+            .send_keys("阿姨很细心")
+            .await?;
+        // People take more than three seconds; the server refuses faster posts.
+        tokio::time::sleep(Duration::from_millis(3200)).await;
+        // 安心码 left out: the form comes back saying so, with the answers kept.
+        let submit = c.find(Locator::Css("button[type=submit]")).await?;
+        click_and_load(&c, submit).await?;
+        let errors = wait_text(&c, "#form-errors", "请回答").await?;
+        assert!(errors.contains("服务人员是否出示了安心码"), "{errors}");
+        let kept = c
+            .find(Locator::Css("input[name='q_grid.2'][value='1']"))
+            .await?
+            .prop("checked")
+            .await?;
+        assert_eq!(kept.as_deref(), Some("true"), "answers are kept");
+        shot(&c, "41-survey-form-missing-phone").await;
+        pick("q_code", "0").await?;
+        let submit = c.find(Locator::Css("button[type=submit]")).await?;
+        click_and_load(&c, submit).await?;
+        let done = wait_text(&c, "h1", "提交成功").await?;
+        assert_eq!(done, "提交成功");
+        shot(&c, "42-survey-done-phone").await;
+        // Staff see the answer in the results, with the poster's QR code.
+        c.set_window_size(1280, 1000).await?;
+        sign_in(&c, &base, "admin", "browser-password-1").await?;
+        c.goto(&format!("{base}/surveys/{}", row.id)).await?;
+        // Answered in seconds: kept, listed as invalid, not counted.
+        let results = wait_text(&c, "#results", "共收回 1 份，无效 1 份").await?;
+        assert!(results.contains("服务态度"), "{results}");
+        let invalid = wait_text(&c, "#invalid", "无效答卷（1）").await?;
+        assert!(invalid.contains("少于 60 秒"), "{invalid}");
+        let qr = c.find(Locator::Css("#links .qr svg")).await?;
+        assert!(qr.is_displayed().await?, "the QR code is shown");
+        shot(&c, "43-survey-results").await;
+        Ok::<(), CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    result.unwrap();
+    let stored = state.db.survey_responses(row.id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let r = &stored[0].response;
+    use biaozhun::survey::Answer;
+    assert_eq!(r.channel, biaozhun::survey::Channel::Online);
+    assert_eq!(r.answers["overall"], Answer::Choice(0));
+    assert_eq!(r.answers["grid.2"], Answer::Choice(1));
+    assert_eq!(r.answers["code"], Answer::Choice(0));
+    assert_eq!(r.answers["ways"], Answer::Choices(vec![0, 2]));
+    assert_eq!(r.answers["advice"], Answer::Text("阿姨很细心".into()));
+    assert!(r.duration_s.unwrap() >= 3, "the visit's whole duration");
+}

@@ -279,3 +279,80 @@ fn bad_files_are_refused_whole_with_row_and_column() {
     assert!(e[0].contains("第 2 行 C 列（所用时间）"), "{e:?}");
     assert!(e[1].contains("第 3 行 B 列（提交答卷时间）"), "{e:?}");
 }
+
+const MATRIX: &str = "id: m
+title: 网点调查
+overall: overall
+questions:
+  - id: overall
+    text: 总体满意程度
+    kind: likert
+  - id: grid
+    text: 您对网点以下方面是否满意
+    kind: matrix
+    rows: [环境, 态度]
+    clauses: [\"T/ZTAC 002—2023#5.1\"]
+  - id: known
+    text: 是否了解
+    kind: single
+    options: [了解, 不了解]
+";
+
+/// A matrix is one Likert question per row (`grid.1`, `grid.2`), each carrying the
+/// matrix's clauses; 问卷星 heads its columns `N(行)` in both layouts.
+#[test]
+fn matrix_rows_are_questions_and_import_from_both_layouts() {
+    let s = Survey::from_yaml(MATRIX, "m.yaml").unwrap();
+    let ids: Vec<&str> = s.questions.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(ids, ["overall", "grid.1", "grid.2", "known"]);
+    let row = s.question("grid.2").unwrap();
+    assert_eq!(row.text, "您对网点以下方面是否满意：态度");
+    assert_eq!(row.row.as_deref(), Some("态度"));
+    assert_eq!(row.clauses, ["T/ZTAC 002—2023#5.1"]);
+    assert!(row.is_scored());
+    let head = "序号,提交答卷时间,所用时间,来源,来源详情,来自IP,1、总体满意程度,2(环境),2(态度),3、是否了解\n";
+    let text = format!(
+        "{head}1,2024/3/1 10:00:00,100秒,手机提交,,,满意,非常满意,一般,了解\n2,2024/3/1 11:00:00,90秒,手机提交,,,非常满意,满意,满意,不了解\n"
+    );
+    let coded = format!(
+        "{head}1,2024/3/1 10:00:00,100秒,手机提交,,,2,1,3,1\n2,2024/3/1 11:00:00,90秒,手机提交,,,1,2,2,2\n"
+    );
+    let a = wjx::import(text.as_bytes(), "text.csv", &s).unwrap();
+    let b = wjx::import(coded.as_bytes(), "coded.csv", &s).unwrap();
+    assert_eq!(a.layout, "按选项文本");
+    assert_eq!(b.layout, "按选项序号");
+    for imp in [&a, &b] {
+        let r = &imp.responses[0];
+        assert_eq!(r.answers["grid.1"], Answer::Choice(0), "非常满意");
+        assert_eq!(r.answers["grid.2"], Answer::Choice(2), "一般");
+        assert_eq!(imp.responses[1].answers["known"], Answer::Choice(1));
+    }
+    // Scored means over the two rows: 环境 (5, 4) → 4.5, 态度 (3, 4) → 3.5.
+    let v = validity::check(&s, &a.responses, &Rules::default());
+    let st = compute(&s, &a.responses, &v, None);
+    let mean = |id: &str| {
+        st.questions
+            .iter()
+            .find(|q| q.id == id)
+            .unwrap()
+            .mean
+            .unwrap()
+    };
+    assert!(close(mean("grid.1"), 4.5) && close(mean("grid.2"), 3.5));
+    // A matrix without rows, or with options, is refused with its line.
+    let e = Survey::from_yaml(
+        &MATRIX.replace("    rows: [环境, 态度]\n", "    options: [a, b]\n"),
+        "m.yaml",
+    )
+    .unwrap_err();
+    assert!(
+        e.iter()
+            .any(|m| m == "m.yaml:8: matrix `grid` needs `rows:`"),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("m.yaml:8: matrix `grid` takes no options")),
+        "{e:?}"
+    );
+}

@@ -2980,6 +2980,18 @@ async fn survey_flow(s: Server) {
             && page.contains("“服务人员上门时是否主动出示安心码并请您扫码核验”1 人作答，最多为“出示但未扫码”100.0%"),
         "the answers are evidence for their clauses"
     );
+    // … and in the report's clause table.
+    let csv = as_auditor(c.get(format!("{}/audits/{}/report/csv", s.base, audit.id)))
+        .body_text()
+        .await;
+    let line = csv
+        .lines()
+        .find(|l| l.contains("13.2") && l.contains("T/ZTAC 001.2"))
+        .expect("clause 13.2 in the report");
+    assert!(
+        line.contains("回访问卷") && line.contains("出示但未扫码"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
