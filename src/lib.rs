@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the code map. Data flows one way:
 //! files → [`standard`] model → (library, search) → checks → findings → reports.
 
+pub mod acceptance;
 pub mod audit;
 pub mod cli;
 pub mod db;

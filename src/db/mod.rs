@@ -7,6 +7,7 @@
 //! `migrations/postgres`), kept table-for-table identical and applied on start. SQL
 //! is only ever built from constant strings with bind parameters.
 
+pub mod acceptance;
 pub mod accounts;
 pub mod audits;
 pub mod events;

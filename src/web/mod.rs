@@ -6,6 +6,7 @@
 //! it; a route missing from the table is refused to everyone. The role-matrix test
 //! walks the same table.
 
+mod acceptance;
 mod api;
 mod audits;
 pub mod monitor;
@@ -93,6 +94,10 @@ const SURVEY_READERS: &[Role] = &[
     Role::Admin,
     Role::Expert,
 ];
+/// The acceptance panel and whoever organises it.
+const PANEL: &[Role] = &[Role::Expert, Role::Admin];
+/// Who scores: the experts (membership of a review is checked against it).
+const EXPERTS: &[Role] = &[Role::Expert];
 /// Who writes and reviews department standards.
 const AUTHORS: &[Role] = &[Role::Employee, Role::Reviewer, Role::Admin];
 
@@ -182,6 +187,14 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/audits/{id}/return-visit", access: Access::Roles(AUDITORS), example: "/audits/1/return-visit", summary: "按审核期间分层抽取回访订单，生成回访问卷与电话访问名单", handler: || post(surveys::return_visit) },
     RouteSpec { method: "GET", path: "/s/{token}", access: Access::Public, example: "/s/x", summary: "公开问卷（手机填写，无需登录）", handler: || get(surveys::public_get) },
     RouteSpec { method: "POST", path: "/s/{token}", access: Access::Public, example: "/s/x", summary: "提交公开问卷（每个链接或每次访问一份，限频）", handler: || post(surveys::public_post) },
+    RouteSpec { method: "GET", path: "/acceptance", access: Access::Roles(PANEL), example: "/acceptance", summary: "试点验收：评审列表；管理员登记项目、邀请专家", handler: || get(acceptance::list) },
+    RouteSpec { method: "POST", path: "/acceptance/projects", access: Access::Roles(ADMIN), example: "/acceptance/projects", summary: "登记试点项目", handler: || post(acceptance::create_project) },
+    RouteSpec { method: "POST", path: "/acceptance/reviews", access: Access::Roles(ADMIN), example: "/acceptance/reviews", summary: "新建验收评审（项目、专家、组长；复制评分表）", handler: || post(acceptance::create_review) },
+    RouteSpec { method: "GET", path: "/acceptance/reviews/{id}", access: Access::Roles(PANEL), example: "/acceptance/reviews/1", summary: "一次验收评审：专家本人的评分表；全部提交后的汇总与验收意见", handler: || get(acceptance::show) },
+    RouteSpec { method: "POST", path: "/acceptance/reviews/{id}/scores", access: Access::Roles(EXPERTS), example: "/acceptance/reviews/1/scores", summary: "保存或提交本人的评分（提交后不能修改）", handler: || post(acceptance::save_scores) },
+    RouteSpec { method: "POST", path: "/acceptance/reviews/{id}/opinion", access: Access::Roles(EXPERTS), example: "/acceptance/reviews/1/opinion", summary: "专家组组长填写验收意见（全部提交后）", handler: || post(acceptance::opinion) },
+    RouteSpec { method: "GET", path: "/acceptance/reviews/{id}/report.pdf", access: Access::Roles(PANEL), example: "/acceptance/reviews/1/report.pdf", summary: "验收评估报告（PDF，全部专家提交后）", handler: || get(acceptance::report) },
+    RouteSpec { method: "GET", path: "/api/v1/acceptance/reviews/{id}", access: Access::Roles(PANEL), example: "/api/v1/acceptance/reviews/1", summary: "一次验收评审（JSON；与页面相同的可见范围：他人评分在全部提交后才可见）", handler: || get(acceptance::api_review) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },
     RouteSpec { method: "POST", path: "/admin/users/{id}", access: Access::Roles(ADMIN), example: "/admin/users/1", summary: "修改用户角色、部门、启用状态", handler: || post(pages::admin_update_user) },
@@ -868,6 +881,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
     // the survey check of the demo audit.
     if cfg.demo {
         demo_survey(&state).await?;
+        demo_acceptance(&state).await?;
     }
     // A demo installation shows a real audit on first start.
     if cfg.demo
@@ -926,6 +940,103 @@ async fn demo_survey(state: &AppState) -> Result<(), String> {
         )
         .await
         .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The pilot's project and its acceptance review: two simulated experts have
+/// submitted, demo-expert (the group leader) has not — so signing in as demo-expert
+/// shows the scoring sheet, and submitting shows the aggregate. Once.
+async fn demo_acceptance(state: &AppState) -> Result<(), String> {
+    let e = |e: crate::db::acceptance::ReviewError| e.to_string();
+    if !state.db.projects().await.map_err(e)?.is_empty() {
+        return Ok(());
+    }
+    let Some(leader) = state
+        .db
+        .user_by_name("demo-expert")
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let table_yaml = std::fs::read_to_string(
+        state
+            .audits_dir
+            .with_file_name("acceptance")
+            .join("scoring-table.yaml"),
+    )
+    .map_err(|e| e.to_string())?;
+    let table = crate::acceptance::scoring::Table::from_yaml(&table_yaml, "scoring-table.yaml")
+        .map_err(|e| e.join("; "))?;
+    let project = state
+        .db
+        .project_create(
+            &crate::db::acceptance::NewProject {
+                name: "数字家政管理与服务".into(),
+                kind: "浙江省服务业标准化试点项目".into(),
+                field: "家政服务".into(),
+                started: "2021-10-01".into(),
+                planned_end: "2023-10-31".into(),
+                accepted: "2023-11-20".into(),
+                undertaker: "演示家政服务集团".into(),
+                supervisor: "演示市场监督管理局".into(),
+                team: "演示 总经理 项目负责人\n演示 标准化专员 标准体系".into(),
+            },
+            None,
+        )
+        .await
+        .map_err(e)?;
+    let mut panel = vec![(leader.id, true)];
+    let mut others = Vec::new();
+    for (name, display, less) in [
+        ("demo-expert-2", "演示专家乙", 1.0),
+        ("demo-expert-3", "演示专家丙", 0.5),
+    ] {
+        let u = state
+            .db
+            .create_user(
+                &crate::db::accounts::NewUser {
+                    username: name,
+                    display_name: display,
+                    // Never signs in: a password nobody knows.
+                    password: &crate::db::accounts::random_token(),
+                    role: Role::Expert,
+                    department: "演示专家组",
+                },
+                &Actor::default(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        panel.push((u.id, false));
+        others.push((u.id, less));
+    }
+    let review = state
+        .db
+        .review_create(
+            project,
+            "数字家政管理与服务试点项目验收",
+            &table_yaml,
+            "2023-11-20",
+            &panel,
+            None,
+        )
+        .await
+        .map_err(e)?;
+    for (user, less) in others {
+        let scores: Vec<crate::db::acceptance::Score> = table
+            .items()
+            .map(|i| crate::db::acceptance::Score {
+                item_id: i.id.clone(),
+                score: Some((i.max - less).max(0.0)),
+                comment: String::new(),
+            })
+            .collect();
+        state
+            .db
+            .review_save(review, user, &scores, true)
+            .await
+            .map_err(e)?;
+    }
     Ok(())
 }
 

@@ -58,6 +58,8 @@ pub struct Nav {
     pub audits: bool,
     /// Staff who run or read satisfaction surveys.
     pub surveys: bool,
+    /// Experts and admins: pilot acceptance.
+    pub acceptance: bool,
 }
 
 impl Nav {
@@ -75,6 +77,7 @@ impl Nav {
                 v.role(),
                 Some(Role::Employee | Role::Reviewer | Role::Auditor | Role::Admin | Role::Expert)
             ),
+            acceptance: matches!(v.role(), Some(Role::Expert | Role::Admin)),
             user: v.user.clone(),
             csrf: v.csrf.clone().unwrap_or_default(),
         }
@@ -100,6 +103,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             unread: 0,
             audits: false,
             surveys: false,
+            acceptance: false,
         },
         status: status.as_u16(),
         message,
@@ -191,6 +195,7 @@ fn login_page(state: &AppState, next: String, error: String) -> Response {
             unread: 0,
             audits: false,
             surveys: false,
+            acceptance: false,
         },
         next,
         error,

@@ -1030,3 +1030,150 @@ questions:
     assert_eq!(r.answers["advice"], Answer::Text("阿姨很细心".into()));
     assert!(r.duration_s.unwrap() >= 3, "the visit's whole duration");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expert_scores_the_pilot_on_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = web::prepare(&config(dir.path())).await.unwrap();
+    let mk = |name: &'static str, display: &'static str| {
+        let db = state.db.clone();
+        async move {
+            db.create_user(
+                &NewUser {
+                    username: name,
+                    display_name: display,
+                    password: "browser-password-5",
+                    role: Role::Expert,
+                    department: "",
+                },
+                &Actor::default(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let leader = mk("chen", "陈教授").await;
+    let other = mk("liu", "刘研究员").await;
+    let table_yaml = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("acceptance/scoring-table.yaml"),
+    )
+    .unwrap();
+    let table = biaozhun::acceptance::scoring::Table::from_yaml(&table_yaml, "t").unwrap();
+    let project = state
+        .db
+        .project_create(
+            &biaozhun::db::acceptance::NewProject {
+                name: "数字家政管理与服务".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let review = state
+        .db
+        .review_create(
+            project,
+            "数字家政试点验收",
+            &table_yaml,
+            "2023-11-20",
+            &[(leader.id, true), (other.id, false)],
+            None,
+        )
+        .await
+        .unwrap();
+    // 刘研究员 has already submitted: full marks less 1 on every item.
+    let scores: Vec<biaozhun::db::acceptance::Score> = table
+        .items()
+        .map(|i| biaozhun::db::acceptance::Score {
+            item_id: i.id.clone(),
+            score: Some(i.max - 1.0),
+            comment: String::new(),
+        })
+        .collect();
+    state
+        .db
+        .review_save(review, other.id, &scores, true)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(web::serve(state.clone(), listener));
+
+    let (c, _driver) = browser().await;
+    let result = async {
+        c.set_window_size(390, 844).await?;
+        sign_in(&c, &base, "chen", "browser-password-5").await?;
+        c.goto(&format!("{base}/acceptance")).await?;
+        let link = c.find(Locator::LinkText("数字家政试点验收")).await?;
+        click_and_load(&c, link).await?;
+        let panel = wait_text(&c, "#panel", "刘研究员").await?;
+        assert!(panel.contains("已提交 1/2"), "{panel}");
+        // Independence: 刘's sheet is submitted, but not shown.
+        let body = c.find(Locator::Css("main")).await?.text().await?;
+        assert!(!body.contains("汇总评分"), "no results before all submit");
+        let wide = c
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth;",
+                vec![],
+            )
+            .await?;
+        shot(&c, "50-expert-scoring-phone").await;
+        let culprit = c
+            .execute(
+                "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ');",
+                vec![],
+            )
+            .await?;
+        assert_eq!(wide, serde_json::json!(false), "no sideways scrolling: {culprit}");
+        // Score every item at its maximum less 0.5, with one comment.
+        for item in table.items() {
+            let input = c
+                .find(Locator::Css(&format!("input[name='s_{}']", item.id)))
+                .await?;
+            input.send_keys(&format!("{}", item.max - 0.5)).await?;
+        }
+        c.find(Locator::Css("textarea[name='c_res-targets']"))
+            .await?
+            .send_keys("各项指标均已达到实施方案目标。")
+            .await?;
+        let save = c
+            .find(Locator::Css("button[name=action][value=save]"))
+            .await?;
+        click_and_load(&c, save).await?;
+        wait_text(&c, "#review-notice", "草稿已保存").await?;
+        let kept = c
+            .find(Locator::Css("input[name='s_sys-structure']"))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(kept.as_deref(), Some("5.5"), "the draft is kept");
+        let submit = c.find(Locator::Css("#submit-scores")).await?;
+        click_and_load(&c, submit).await?;
+        // Now both have submitted: the aggregate appears. Every item is
+        // (max − 0.5 + max − 1) ÷ 2 = max − 0.75: 100 − 24 × 0.75 = 82 → 通过.
+        let verdict = wait_text(&c, "#conclusion", "验收结论").await?;
+        assert!(
+            verdict.contains("82") && verdict.contains("通过"),
+            "{verdict}"
+        );
+        shot(&c, "51-expert-results-phone").await;
+        c.find(Locator::Css("#opinion textarea"))
+            .await?
+            .send_keys("该项目完成了试点任务，同意通过验收。")
+            .await?;
+        let save = c.find(Locator::Css("#opinion button")).await?;
+        click_and_load(&c, save).await?;
+        wait_text(&c, "#review-notice", "验收意见已保存").await?;
+        Ok::<(), CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    result.unwrap();
+    let v = state.db.review_view(review, Some(leader.id)).await.unwrap();
+    assert!(v.all_submitted());
+    assert_eq!(v.review.opinion, "该项目完成了试点任务，同意通过验收。");
+    let mine = v.own.iter().find(|s| s.item_id == "res-targets").unwrap();
+    assert_eq!(mine.score, Some(7.5));
+    assert_eq!(mine.comment, "各项指标均已达到实施方案目标。");
+}

@@ -246,6 +246,38 @@ async fn exercise(s: Server) {
             .any(|r| r.example == format!("/evidence/{}", stored.sha256)),
         "the /evidence example names this file"
     );
+    // An acceptance review 1 with u-expert on its panel, for /acceptance/reviews/1.
+    let expert_user = s.state.db.user_by_name("u-expert").await.unwrap().unwrap();
+    let project = s
+        .state
+        .db
+        .project_create(
+            &biaozhun::db::acceptance::NewProject {
+                name: "矩阵测试项目".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let review = s
+        .state
+        .db
+        .review_create(
+            project,
+            "矩阵测试评审",
+            &std::fs::read_to_string(format!(
+                "{}/acceptance/scoring-table.yaml",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap(),
+            "",
+            &[(expert_user.id, true)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(review, 1);
     // A public survey link `x` for /s/{token} (survey 1 is the repository's).
     assert_eq!(
         s.state.db.survey(1).await.unwrap().unwrap().key,
@@ -3003,4 +3035,338 @@ async fn surveys_on_sqlite() {
 async fn surveys_on_postgres() {
     let url = super::db::fresh_pg_url().await;
     survey_flow(start(Some(url)).await).await;
+}
+
+async fn expert(s: &Server, name: &str, display: &str) -> (i64, String, String) {
+    let user = s
+        .state
+        .db
+        .create_user(
+            &NewUser {
+                username: name,
+                display_name: display,
+                password: "a long password",
+                role: Role::Expert,
+                department: "",
+            },
+            &Actor::default(),
+        )
+        .await
+        .unwrap();
+    let (token, session) = s.state.db.create_session(&user, "127.0.0.1").await.unwrap();
+    (user.id, token, session.csrf)
+}
+
+/// The acceptance review over HTTP: experts score independently — nobody, through
+/// the page, the API or the report, sees another's scores before all have submitted
+/// — then the aggregate (hand-checked, with a missing score), the leader's opinion
+/// and the 验收评估报告.
+async fn acceptance_flow(s: Server) {
+    let c = client();
+    let (admin, acsrf) = session_for(&s, Role::Admin).await;
+    let as_admin = |r: reqwest::RequestBuilder| r.header("cookie", format!("bz_session={admin}"));
+    let r = as_admin(c.post(format!("{}/acceptance/projects", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("name", "数字家政管理与服务"),
+            ("kind", "省级服务业标准化试点"),
+            ("field", "家政服务"),
+            ("started", "2021-10-01"),
+            ("planned_end", "2023-10-31"),
+            ("undertaker", "临安家政服务集团（示例）"),
+            ("supervisor", "杭州市市场监督管理局（示例）"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (a, a_tok, a_csrf) = expert(&s, "zhang", "张教授").await;
+    let (b, b_tok, b_csrf) = expert(&s, "li", "李研究员").await;
+    let (cc, c_tok, c_csrf) = expert(&s, "wang", "王高工").await;
+    let (_, d_tok, _) = expert(&s, "zhao", "赵专家").await;
+    let project = s.state.db.projects().await.unwrap().last().unwrap().id;
+    let r = as_admin(c.post(format!("{}/acceptance/reviews", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("project", project.to_string().as_str()),
+            ("title", "数字家政试点验收"),
+            ("date", "2023-11-20"),
+            ("expert", a.to_string().as_str()),
+            ("expert", b.to_string().as_str()),
+            ("expert", cc.to_string().as_str()),
+            ("leader", a.to_string().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let at = location(&r);
+    let id: i64 = at.rsplit('/').next().unwrap().parse().unwrap();
+    let table = biaozhun::acceptance::scoring::Table::from_yaml(
+        &std::fs::read_to_string(format!(
+            "{}/acceptance/scoring-table.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+        "t",
+    )
+    .unwrap();
+    let get = |tok: &str, path: String| {
+        c.get(format!("{}{path}", s.base))
+            .header("cookie", format!("bz_session={tok}"))
+    };
+    let post = |tok: &str, path: String| {
+        c.post(format!("{}{path}", s.base))
+            .header("cookie", format!("bz_session={tok}"))
+    };
+    // A sheet: every item at max − `less`, except `skip` (left out, with a reason).
+    let sheet = |csrf: &str, less: f64, skip: Option<&str>, action: &str, note: &str| {
+        let mut f: Vec<(String, String)> = vec![
+            ("csrf".into(), csrf.into()),
+            ("action".into(), action.into()),
+        ];
+        for i in table.items() {
+            if Some(i.id.as_str()) == skip {
+                f.push((format!("c_{}", i.id), "回避：本人参与过该项工作".into()));
+                continue;
+            }
+            f.push((format!("s_{}", i.id), format!("{}", i.max - less)));
+            f.push((format!("c_{}", i.id), note.into()));
+        }
+        f
+    };
+    // 张教授's phone form; a score over the maximum and an item left out are refused.
+    let page = get(&a_tok, format!("/acceptance/reviews/{id}"))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("id=\"score-form\"") && page.contains("评分细则"),
+        "{page}"
+    );
+    let mut bad = sheet(&a_csrf, 0.0, None, "submit", "");
+    bad.retain(|(k, _)| k != "s_org-plan");
+    for (k, v) in bad.iter_mut() {
+        if k == "s_org-leading-group" {
+            *v = "3.5".into();
+        }
+    }
+    let r = post(&a_tok, format!("/acceptance/reviews/{id}/scores"))
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("得分 3.5 超出范围（0 至 3）"), "{text}");
+    assert!(
+        text.contains("未评分：请评分，或在意见栏说明不评分的原因"),
+        "{text}"
+    );
+    // 李研究员 saves a draft with a telling comment; 张教授 submits.
+    let r = post(&b_tok, format!("/acceptance/reviews/{id}/scores"))
+        .form(&sheet(
+            &b_csrf,
+            0.5,
+            Some("org-funding"),
+            "save",
+            "李的草稿意见",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&r),
+        format!("/acceptance/reviews/{id}?saved=draft")
+    );
+    let r = post(&a_tok, format!("/acceptance/reviews/{id}/scores"))
+        .form(&sheet(&a_csrf, 0.0, None, "submit", "张的意见"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&r),
+        format!("/acceptance/reviews/{id}?saved=submitted")
+    );
+    // Independence, through every route, for everyone.
+    for (who, tok) in [("张", &a_tok), ("李", &b_tok), ("admin", &admin)] {
+        let page = get(tok, format!("/acceptance/reviews/{id}"))
+            .body_text()
+            .await;
+        let api = get(tok, format!("/api/v1/acceptance/reviews/{id}"))
+            .body_json()
+            .await;
+        assert!(
+            api["sheets"].is_null() && api["aggregate"].is_null(),
+            "{who}: {api}"
+        );
+        let other = if who == "李" {
+            "张的意见"
+        } else {
+            "李的草稿意见"
+        };
+        assert!(
+            !page.contains(other) && !api.to_string().contains(other),
+            "{who} sees another's sheet"
+        );
+        assert!(!page.contains("id=\"results\""), "{who}");
+        let pdf = get(tok, format!("/acceptance/reviews/{id}/report.pdf"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            pdf.status(),
+            StatusCode::CONFLICT,
+            "{who}: no report before all submit"
+        );
+    }
+    let api = get(&b_tok, format!("/api/v1/acceptance/reviews/{id}"))
+        .body_json()
+        .await;
+    assert!(
+        api["own"].to_string().contains("李的草稿意见"),
+        "one's own draft is there"
+    );
+    assert_eq!(
+        api["members"][0]["submitted"], true,
+        "progress is visible, scores are not"
+    );
+    // Someone not on the panel sees nothing.
+    assert_eq!(
+        get(&d_tok, format!("/acceptance/reviews/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&d_tok, format!("/api/v1/acceptance/reviews/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get(&d_tok, format!("/acceptance/reviews/{id}/report.pdf"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // A submitted sheet is final; the opinion waits for everyone.
+    let r = post(&a_tok, format!("/acceptance/reviews/{id}/scores"))
+        .form(&sheet(&a_csrf, 1.0, None, "save", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = post(&a_tok, format!("/acceptance/reviews/{id}/opinion"))
+        .form(&[("csrf", a_csrf.as_str()), ("opinion", "太早")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // The others submit: 李 leaves 经费 out (回避), 王 scores every item max − 1.
+    post(&b_tok, format!("/acceptance/reviews/{id}/scores"))
+        .form(&sheet(
+            &b_csrf,
+            0.5,
+            Some("org-funding"),
+            "submit",
+            "李的意见",
+        ))
+        .send()
+        .await
+        .unwrap();
+    post(&c_tok, format!("/acceptance/reviews/{id}/scores"))
+        .form(&sheet(&c_csrf, 1.0, None, "submit", ""))
+        .send()
+        .await
+        .unwrap();
+    // Every item: (max + max − 0.5 + max − 1) ÷ 3 = max − 0.5, and 经费 (2 + 1) ÷ 2
+    // = 1.5 = max − 0.5 as well: total 100 − 24 × 0.5 = 88 → 通过. Experts' own
+    // totals: 100; 100 − 23 × 0.5 − 2 = 86.5; 100 − 24 = 76. Spread 1 is flagged on
+    // items up to 3 points (0.3 × 3 = 0.9 < 1), not on 6-point items.
+    let api = get(&b_tok, format!("/api/v1/acceptance/reviews/{id}"))
+        .body_json()
+        .await;
+    let agg = &api["aggregate"];
+    assert!(
+        (agg["total"].as_f64().unwrap() - 88.0).abs() < 1e-9,
+        "{agg}"
+    );
+    assert_eq!(agg["conclusion"], "通过");
+    assert_eq!(agg["expert_totals"], serde_json::json!([100.0, 86.5, 76.0]));
+    let item = |id: &str| {
+        agg["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        item("org-funding")["missing"],
+        serde_json::json!(["李研究员"])
+    );
+    assert_eq!(item("org-funding")["score"], 1.5);
+    assert_eq!(item("org-leading-group")["spread_flag"], true);
+    assert_eq!(item("sys-structure")["spread_flag"], false);
+    let page = get(&admin, format!("/acceptance/reviews/{id}"))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("综合得分 <strong>88</strong>") && page.contains("未评：李研究员"),
+        "{page}"
+    );
+    // Only the leader writes the opinion.
+    let r = post(&b_tok, format!("/acceptance/reviews/{id}/opinion"))
+        .form(&[("csrf", b_csrf.as_str()), ("opinion", "我来写")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = post(&a_tok, format!("/acceptance/reviews/{id}/opinion"))
+        .form(&[
+            ("csrf", a_csrf.as_str()),
+            ("opinion", "专家组一致同意该项目通过验收。"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pdf = get(&c_tok, format!("/acceptance/reviews/{id}/report.pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    for needle in [
+        "验收评估报告",
+        "数字家政管理与服务",
+        "验收结论：通过",
+        "综合得分88分",
+        "张教授（组长）",
+        "李研究员",
+        "王高工",
+        "专家组一致同意该项目通过验收。",
+        "专家组签字",
+        "未评：李研究员",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acceptance_on_sqlite() {
+    acceptance_flow(start(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acceptance_on_postgres() {
+    let url = super::db::fresh_pg_url().await;
+    acceptance_flow(start(Some(url)).await).await;
 }

@@ -1,0 +1,51 @@
+-- Pilot-project acceptance: projects and expert reviews.
+CREATE TABLE pilot_projects (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT '',
+    field TEXT NOT NULL DEFAULT '',
+    started TEXT NOT NULL DEFAULT '',
+    planned_end TEXT NOT NULL DEFAULT '',
+    accepted TEXT NOT NULL DEFAULT '',
+    undertaker TEXT NOT NULL DEFAULT '',
+    supervisor TEXT NOT NULL DEFAULT '',
+    -- One member per line: 姓名 职务 分工.
+    team TEXT NOT NULL DEFAULT '',
+    created_by BIGINT REFERENCES users(id),
+    created_at BIGINT NOT NULL
+);
+
+-- A review: the scoring table it is scored against is copied in (YAML), so a later
+-- change to the shipped table does not change a review in progress.
+CREATE TABLE acceptance_reviews (
+    id BIGSERIAL PRIMARY KEY,
+    project_id BIGINT NOT NULL REFERENCES pilot_projects(id),
+    title TEXT NOT NULL,
+    scoring_table TEXT NOT NULL,
+    review_date TEXT NOT NULL DEFAULT '',
+    -- 验收意见, written by the group leader once every expert has submitted.
+    opinion TEXT NOT NULL DEFAULT '',
+    opinion_at BIGINT,
+    created_by BIGINT REFERENCES users(id),
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE review_experts (
+    review_id BIGINT NOT NULL REFERENCES acceptance_reviews(id),
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    leader BIGINT NOT NULL DEFAULT 0,
+    -- Set once, when the expert submits; scores are locked from then on.
+    submitted_at BIGINT,
+    PRIMARY KEY (review_id, user_id)
+);
+
+-- Scores in half points (score × 2), so 0.5 steps are exact on both databases.
+CREATE TABLE review_scores (
+    review_id BIGINT NOT NULL REFERENCES acceptance_reviews(id),
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    item_id TEXT NOT NULL,
+    half_points BIGINT,
+    comment TEXT NOT NULL DEFAULT '',
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (review_id, user_id, item_id)
+);

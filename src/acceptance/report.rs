@@ -1,0 +1,99 @@
+//! The 验收评估报告: a review's figures as the data `templates/acceptance_report.typ`
+//! lays out — every expert's table, the aggregate, the conclusion, the group
+//! leader's opinion and signature lines. Every number is formatted here.
+
+use serde_json::{Value, json};
+
+use super::scoring::{Aggregate, Sheet, Table};
+use crate::db::acceptance::{Project, ReviewView};
+
+pub const TEMPLATE: &str = include_str!("../../templates/acceptance_report.typ");
+
+fn f2(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+pub fn data(
+    project: &Project,
+    v: &ReviewView,
+    table: &Table,
+    sheets: &[Sheet],
+    a: &Aggregate,
+) -> Value {
+    let experts: Vec<Value> = v
+        .members
+        .iter()
+        .zip(sheets)
+        .zip(&a.expert_totals)
+        .map(|((m, sh), total)| {
+            let rows: Vec<Value> = table
+                .sections
+                .iter()
+                .flat_map(|s| {
+                    s.items.iter().map(move |i| {
+                        json!({
+                            "section": s.title,
+                            "title": i.title,
+                            "max": f2(i.max),
+                            "score": sh.scores.get(&i.id).map(|x| f2(*x)).unwrap_or_else(|| "—".into()),
+                            "comment": sh.comments.get(&i.id).cloned().unwrap_or_default(),
+                        })
+                    })
+                })
+                .collect();
+            json!({ "name": m.name, "leader": m.leader, "total": f2(*total), "rows": rows })
+        })
+        .collect();
+    let items: Vec<Value> = a
+        .items
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            let mut notes = Vec::new();
+            if !r.missing.is_empty() {
+                notes.push(format!("未评：{}", r.missing.join("、")));
+            }
+            if r.trimmed {
+                notes.push("去掉最高分和最低分".to_string());
+            }
+            if r.spread_flag {
+                notes.push(format!("差异较大（极差 {}）", f2(r.spread)));
+            }
+            json!({
+                "n": n + 1,
+                "section": r.section,
+                "title": r.title,
+                "max": f2(r.max),
+                "scores": r.scores.iter().map(|x| x.map(f2).unwrap_or_else(|| "—".into())).collect::<Vec<_>>(),
+                "score": r.score.map(f2).unwrap_or_else(|| "—".into()),
+                "note": notes.join("；"),
+                "flag": r.spread_flag,
+            })
+        })
+        .collect();
+    let sections: Vec<Value> = table
+        .sections
+        .iter()
+        .zip(&a.sections)
+        .map(|(s, r)| json!({ "id": s.id, "title": s.title, "max": f2(r.max), "score": f2(r.score) }))
+        .collect();
+    json!({
+        "project": {
+            "name": project.name, "kind": project.kind, "field": project.field,
+            "started": project.started, "planned_end": project.planned_end,
+            "undertaker": project.undertaker, "supervisor": project.supervisor,
+        },
+        "review": { "title": v.review.title, "date": v.review.review_date, "opinion": v.review.opinion },
+        "table": { "title": table.title, "max": f2(table.total()), "pass_mark": f2(table.pass_mark),
+                   "trim": table.trim, "trim_min": table.trim_min, "spread_warn": f2(table.spread_warn * 100.0) },
+        "names": a.experts,
+        "experts": experts,
+        "items": items,
+        "sections": sections,
+        "total": f2(a.total),
+        "conclusion": a.conclusion,
+        "passed": a.passed,
+        "unscored": a.unscored.len(),
+    })
+}

@@ -1,0 +1,468 @@
+//! Pilot projects and their acceptance reviews: the experts invited, each expert's
+//! scores and comments, submission, and the group leader's 验收意见.
+//!
+//! Invariants:
+//! - **Independence.** No expert reads another's scores before every expert of the
+//!   review has submitted. [`Db::review_view`] is the only way out of the database
+//!   for scores, and it returns the other sheets only once all are submitted; every
+//!   page, API route and report goes through it.
+//! - A submitted sheet is final: saving scores and submitting are conditional on
+//!   `submitted_at IS NULL` in the same transaction.
+//! - The 验收意见 is written by the group leader, and only after all have submitted.
+//! - Scores are stored in half points, so 0.5 steps are exact on both databases.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Db, now};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("没有这个验收项目或评审")]
+    Missing,
+    #[error("您不是本次验收评审的专家")]
+    NotMember,
+    #[error("评分已提交，不能再修改")]
+    Submitted,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub field: String,
+    pub started: String,
+    pub planned_end: String,
+    pub accepted: String,
+    pub undertaker: String,
+    pub supervisor: String,
+    pub team: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewProject {
+    pub name: String,
+    pub kind: String,
+    pub field: String,
+    pub started: String,
+    pub planned_end: String,
+    pub accepted: String,
+    pub undertaker: String,
+    pub supervisor: String,
+    pub team: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Review {
+    pub id: i64,
+    pub project_id: i64,
+    pub title: String,
+    /// The scoring table (YAML) as it was when the review was created.
+    pub scoring_table: String,
+    pub review_date: String,
+    pub opinion: String,
+    pub opinion_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub user_id: i64,
+    pub username: String,
+    pub name: String,
+    pub leader: bool,
+    pub submitted_at: Option<i64>,
+}
+
+/// One item of one sheet.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Score {
+    pub item_id: String,
+    pub score: Option<f64>,
+    pub comment: String,
+}
+
+/// What one person may see of a review.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReviewView {
+    pub review: Review,
+    /// Who is on the panel and who has submitted (never their scores).
+    pub members: Vec<Member>,
+    /// The viewer's own sheet (empty for a non-member such as the admin).
+    pub own: Vec<Score>,
+    /// Every member's sheet, in member order — only once all have submitted.
+    pub sheets: Option<Vec<(Member, Vec<Score>)>>,
+}
+
+impl ReviewView {
+    pub fn all_submitted(&self) -> bool {
+        !self.members.is_empty() && self.members.iter().all(|m| m.submitted_at.is_some())
+    }
+}
+
+fn project_row(r: &sqlx::any::AnyRow) -> Result<Project, sqlx::Error> {
+    Ok(Project {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        field: r.try_get("field")?,
+        started: r.try_get("started")?,
+        planned_end: r.try_get("planned_end")?,
+        accepted: r.try_get("accepted")?,
+        undertaker: r.try_get("undertaker")?,
+        supervisor: r.try_get("supervisor")?,
+        team: r.try_get("team")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn review_row(r: &sqlx::any::AnyRow) -> Result<Review, sqlx::Error> {
+    Ok(Review {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        title: r.try_get("title")?,
+        scoring_table: r.try_get("scoring_table")?,
+        review_date: r.try_get("review_date")?,
+        opinion: r.try_get("opinion")?,
+        opinion_at: r.try_get("opinion_at")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Db {
+    pub async fn project_create(
+        &self,
+        p: &NewProject,
+        by: Option<i64>,
+    ) -> Result<i64, ReviewError> {
+        if p.name.trim().is_empty() {
+            return Err(ReviewError::Invalid("请填写项目名称".into()));
+        }
+        let id: i64 = sqlx::query(
+            "INSERT INTO pilot_projects (name, kind, field, started, planned_end, accepted, undertaker, supervisor, team, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(p.name.trim())
+        .bind(&p.kind)
+        .bind(&p.field)
+        .bind(&p.started)
+        .bind(&p.planned_end)
+        .bind(&p.accepted)
+        .bind(&p.undertaker)
+        .bind(&p.supervisor)
+        .bind(&p.team)
+        .bind(by)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?;
+        Ok(id)
+    }
+
+    pub async fn projects(&self) -> Result<Vec<Project>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT id, name, kind, field, started, planned_end, accepted, undertaker, supervisor, team, created_at \
+             FROM pilot_projects ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(project_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn project(&self, id: i64) -> Result<Option<Project>, ReviewError> {
+        let r = sqlx::query(
+            "SELECT id, name, kind, field, started, planned_end, accepted, undertaker, supervisor, team, created_at \
+             FROM pilot_projects WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(project_row).transpose()?)
+    }
+
+    /// A review of `project` by `experts` (user id, leader?): exactly one leader.
+    pub async fn review_create(
+        &self,
+        project: i64,
+        title: &str,
+        scoring_table: &str,
+        review_date: &str,
+        experts: &[(i64, bool)],
+        by: Option<i64>,
+    ) -> Result<i64, ReviewError> {
+        if experts.is_empty() {
+            return Err(ReviewError::Invalid("请至少邀请一位专家".into()));
+        }
+        if experts.iter().filter(|(_, l)| *l).count() != 1 {
+            return Err(ReviewError::Invalid(
+                "请指定一位专家组组长（且只能一位）".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO acceptance_reviews (project_id, title, scoring_table, review_date, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(project)
+        .bind(title)
+        .bind(scoring_table)
+        .bind(review_date)
+        .bind(by)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        for (user, leader) in experts {
+            let role: Option<String> = sqlx::query("SELECT role FROM users WHERE id = $1")
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("role"))
+                .transpose()?;
+            if role.as_deref() != Some("expert") {
+                return Err(ReviewError::Invalid(format!(
+                    "用户 {user} 不是验收专家（角色须为 expert）"
+                )));
+            }
+            sqlx::query(
+                "INSERT INTO review_experts (review_id, user_id, leader) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(i64::from(*leader))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn review(&self, id: i64) -> Result<Option<Review>, ReviewError> {
+        let r = sqlx::query(
+            "SELECT id, project_id, title, scoring_table, review_date, opinion, opinion_at, created_at \
+             FROM acceptance_reviews WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(review_row).transpose()?)
+    }
+
+    /// Every review (admins), or those `user` sits on.
+    pub async fn reviews_for(
+        &self,
+        user: Option<i64>,
+    ) -> Result<Vec<(Review, Vec<Member>)>, ReviewError> {
+        let rows = match user {
+            None => {
+                sqlx::query(
+                    "SELECT id, project_id, title, scoring_table, review_date, opinion, opinion_at, created_at \
+                     FROM acceptance_reviews ORDER BY id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+            Some(u) => {
+                sqlx::query(
+                    "SELECT r.id, r.project_id, r.title, r.scoring_table, r.review_date, r.opinion, r.opinion_at, r.created_at \
+                     FROM acceptance_reviews r JOIN review_experts e ON e.review_id = r.id \
+                     WHERE e.user_id = $1 ORDER BY r.id DESC",
+                )
+                .bind(u)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let mut out = Vec::new();
+        for r in &rows {
+            let review = review_row(r)?;
+            let members = self.review_members(review.id).await?;
+            out.push((review, members));
+        }
+        Ok(out)
+    }
+
+    pub async fn review_members(&self, review: i64) -> Result<Vec<Member>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT e.user_id, u.username, u.display_name, e.leader, e.submitted_at \
+             FROM review_experts e JOIN users u ON u.id = e.user_id \
+             WHERE e.review_id = $1 ORDER BY e.leader DESC, e.user_id",
+        )
+        .bind(review)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            out.push(Member {
+                user_id: r.try_get("user_id")?,
+                username: r.try_get("username")?,
+                name: r.try_get("display_name")?,
+                leader: r.try_get::<i64, _>("leader")? != 0,
+                submitted_at: r.try_get("submitted_at")?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn sheet(&self, review: i64, user: i64) -> Result<Vec<Score>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT item_id, half_points, comment FROM review_scores \
+             WHERE review_id = $1 AND user_id = $2 ORDER BY item_id",
+        )
+        .bind(review)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let half: Option<i64> = r.try_get("half_points")?;
+            out.push(Score {
+                item_id: r.try_get("item_id")?,
+                score: half.map(|h| h as f64 / 2.0),
+                comment: r.try_get("comment")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// What `viewer` may see of a review (see the module invariants). `viewer` is
+    /// `None` for someone who is not on the panel but may follow it (an admin).
+    pub async fn review_view(
+        &self,
+        review: i64,
+        viewer: Option<i64>,
+    ) -> Result<ReviewView, ReviewError> {
+        let r = self.review(review).await?.ok_or(ReviewError::Missing)?;
+        let members = self.review_members(review).await?;
+        let own = match viewer {
+            Some(v) if members.iter().any(|m| m.user_id == v) => self.sheet(review, v).await?,
+            _ => Vec::new(),
+        };
+        let all = !members.is_empty() && members.iter().all(|m| m.submitted_at.is_some());
+        let sheets = if all {
+            let mut s = Vec::new();
+            for m in &members {
+                s.push((m.clone(), self.sheet(review, m.user_id).await?));
+            }
+            Some(s)
+        } else {
+            None
+        };
+        Ok(ReviewView {
+            review: r,
+            members,
+            own,
+            sheets,
+        })
+    }
+
+    /// Saves a member's scores (a draft), and with `submit` locks the sheet.
+    /// Refused once the sheet is submitted.
+    pub async fn review_save(
+        &self,
+        review: i64,
+        user: i64,
+        scores: &[Score],
+        submit: bool,
+    ) -> Result<(), ReviewError> {
+        let mut tx = self.pool.begin().await?;
+        let open = sqlx::query(
+            "UPDATE review_experts SET submitted_at = submitted_at \
+             WHERE review_id = $1 AND user_id = $2 AND submitted_at IS NULL",
+        )
+        .bind(review)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if open != 1 {
+            let member = sqlx::query(
+                "SELECT 1 AS x FROM review_experts WHERE review_id = $1 AND user_id = $2",
+            )
+            .bind(review)
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await?;
+            return Err(if member.is_some() {
+                ReviewError::Submitted
+            } else {
+                ReviewError::NotMember
+            });
+        }
+        let t = now();
+        for s in scores {
+            sqlx::query(
+                "DELETE FROM review_scores WHERE review_id = $1 AND user_id = $2 AND item_id = $3",
+            )
+            .bind(review)
+            .bind(user)
+            .bind(&s.item_id)
+            .execute(&mut *tx)
+            .await?;
+            if s.score.is_none() && s.comment.is_empty() {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO review_scores (review_id, user_id, item_id, half_points, comment, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(review)
+            .bind(user)
+            .bind(&s.item_id)
+            .bind(s.score.map(|x| (x * 2.0).round() as i64))
+            .bind(&s.comment)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if submit {
+            sqlx::query(
+                "UPDATE review_experts SET submitted_at = $1 WHERE review_id = $2 AND user_id = $3",
+            )
+            .bind(t)
+            .bind(review)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The group leader's 验收意见, once every expert has submitted.
+    pub async fn review_opinion(
+        &self,
+        review: i64,
+        user: i64,
+        text: &str,
+    ) -> Result<(), ReviewError> {
+        let members = self.review_members(review).await?;
+        let Some(me) = members.iter().find(|m| m.user_id == user) else {
+            return Err(ReviewError::NotMember);
+        };
+        if !me.leader {
+            return Err(ReviewError::Invalid("验收意见由专家组组长填写".into()));
+        }
+        if members.iter().any(|m| m.submitted_at.is_none()) {
+            return Err(ReviewError::Invalid(
+                "全部专家提交评分后，组长才能填写验收意见".into(),
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(ReviewError::Invalid("验收意见不能为空".into()));
+        }
+        sqlx::query("UPDATE acceptance_reviews SET opinion = $1, opinion_at = $2 WHERE id = $3")
+            .bind(text.trim())
+            .bind(now())
+            .bind(review)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

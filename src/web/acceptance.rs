@@ -1,0 +1,661 @@
+//! Pilot-project acceptance (试点验收): projects, expert reviews against the scoring
+//! table, each expert's sheet (made for a phone), the aggregate once every expert
+//! has submitted, the group leader's 验收意见 and the 验收评估报告 (PDF).
+//!
+//! Independence lives in the database layer (`Db::review_view`): every route here
+//! reads a review through it, so no page, API answer or report can show another
+//! expert's scores before all have submitted.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Extension, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::acceptance::scoring::{self, Aggregate, Sheet, Table};
+use crate::db::acceptance::{NewProject, ReviewError, ReviewView, Score};
+use crate::db::accounts::Role;
+
+use super::pages::Nav;
+use super::{AppError, AppState, Viewer};
+
+impl From<ReviewError> for AppError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::Missing => AppError::NotFound,
+            ReviewError::NotMember => AppError::Forbidden,
+            ReviewError::Db(d) => AppError::Internal(d.to_string()),
+            other => AppError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// The shipped scoring table, beside the standards directory.
+fn default_table(state: &AppState) -> Result<String, AppError> {
+    let p = state
+        .audits_dir
+        .with_file_name("acceptance")
+        .join("scoring-table.yaml");
+    std::fs::read_to_string(&p).map_err(|e| AppError::Internal(format!("{}: {e}", p.display())))
+}
+
+fn parse_table(yaml: &str) -> Result<Table, AppError> {
+    Table::from_yaml(yaml, "评分表").map_err(|e| AppError::Internal(e.join("; ")))
+}
+
+/// The review as `viewer` may see it: experts only their own reviews.
+async fn view_for(state: &AppState, viewer: &Viewer, id: i64) -> Result<ReviewView, AppError> {
+    let user = viewer.signed()?;
+    let v = state.db.review_view(id, Some(user.id)).await?;
+    if user.role == Role::Expert && !v.members.iter().any(|m| m.user_id == user.id) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(v)
+}
+
+fn sheets_of(v: &ReviewView) -> Option<Vec<Sheet>> {
+    v.sheets.as_ref().map(|all| {
+        all.iter()
+            .map(|(m, scores)| Sheet {
+                expert: m.name.clone(),
+                scores: scores
+                    .iter()
+                    .filter_map(|s| s.score.map(|x| (s.item_id.clone(), x)))
+                    .collect(),
+                comments: scores
+                    .iter()
+                    .filter(|s| !s.comment.is_empty())
+                    .map(|s| (s.item_id.clone(), s.comment.clone()))
+                    .collect(),
+            })
+            .collect()
+    })
+}
+
+fn f2(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+// ---------------------------------------------------------------------------
+// The list
+
+pub struct ReviewRow {
+    pub id: i64,
+    pub title: String,
+    pub project: String,
+    pub date: String,
+    pub progress: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "acceptance.html")]
+pub struct ListPage {
+    nav: Nav,
+    admin: bool,
+    reviews: Vec<ReviewRow>,
+    projects: Vec<(i64, String)>,
+    experts: Vec<(i64, String)>,
+    message: String,
+}
+
+async fn list_page(
+    state: &AppState,
+    viewer: &Viewer,
+    message: String,
+) -> Result<ListPage, AppError> {
+    let user = viewer.signed()?;
+    let admin = user.role == Role::Admin;
+    let projects = state.db.projects().await?;
+    let name_of = |id: i64| {
+        projects
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
+    let reviews = state
+        .db
+        .reviews_for(if admin { None } else { Some(user.id) })
+        .await?
+        .into_iter()
+        .map(|(r, m)| ReviewRow {
+            id: r.id,
+            project: name_of(r.project_id),
+            title: r.title,
+            date: r.review_date,
+            progress: format!(
+                "已提交 {}/{}",
+                m.iter().filter(|m| m.submitted_at.is_some()).count(),
+                m.len()
+            ),
+        })
+        .collect();
+    let experts = if admin {
+        state
+            .db
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| u.role == Role::Expert && u.active)
+            .map(|u| (u.id, format!("{}（{}）", u.display_name, u.username)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(ListPage {
+        nav: Nav::of(viewer),
+        admin,
+        reviews,
+        projects: projects.iter().map(|p| (p.id, p.name.clone())).collect(),
+        experts,
+        message,
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<ListPage, AppError> {
+    list_page(&state, &viewer, String::new()).await
+}
+
+/// `POST /acceptance/projects` (admin).
+pub async fn create_project(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let p = NewProject {
+        name: get("name"),
+        kind: get("kind"),
+        field: get("field"),
+        started: get("started"),
+        planned_end: get("planned_end"),
+        accepted: get("accepted"),
+        undertaker: get("undertaker"),
+        supervisor: get("supervisor"),
+        team: get("team"),
+    };
+    match state.db.project_create(&p, Some(user.id)).await {
+        Ok(_) => Ok(Redirect::to("/acceptance").into_response()),
+        Err(ReviewError::Invalid(m)) => Ok(list_page(&state, &viewer, m).await?.into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /acceptance/reviews` (admin): project, title, date, the experts invited
+/// (`expert` repeated) and the group leader.
+pub async fn create_review(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let get = |k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let project: i64 = get("project").parse().unwrap_or(0);
+    if state.db.project(project).await?.is_none() {
+        return Ok(list_page(&state, &viewer, "请选择验收项目".into())
+            .await?
+            .into_response());
+    }
+    let leader: i64 = get("leader").parse().unwrap_or(0);
+    let mut experts: Vec<(i64, bool)> = f
+        .iter()
+        .filter(|(n, _)| n == "expert")
+        .filter_map(|(_, v)| v.parse::<i64>().ok())
+        .map(|id| (id, id == leader))
+        .collect();
+    experts.sort_unstable();
+    experts.dedup();
+    if leader != 0 && !experts.iter().any(|(id, _)| *id == leader) {
+        experts.push((leader, true));
+    }
+    let table = default_table(&state)?;
+    parse_table(&table)?;
+    let title = match get("title") {
+        t if t.is_empty() => "试点项目验收评审".to_string(),
+        t => t,
+    };
+    match state
+        .db
+        .review_create(
+            project,
+            &title,
+            &table,
+            &get("date"),
+            &experts,
+            Some(user.id),
+        )
+        .await
+    {
+        Ok(id) => Ok(Redirect::to(&format!("/acceptance/reviews/{id}")).into_response()),
+        Err(ReviewError::Invalid(m)) => Ok(list_page(&state, &viewer, m).await?.into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One review
+
+pub struct FormItem {
+    pub id: String,
+    pub title: String,
+    pub max: String,
+    pub guidance: String,
+    pub value: String,
+    pub comment: String,
+}
+
+pub struct FormSection {
+    pub title: String,
+    pub max: String,
+    pub items: Vec<FormItem>,
+}
+
+pub struct ResultRow {
+    pub section: bool,
+    pub title: String,
+    pub max: String,
+    pub scores: Vec<String>,
+    pub score: String,
+    pub note: String,
+    pub flag: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "acceptance_review.html")]
+pub struct ReviewPage {
+    nav: Nav,
+    id: i64,
+    title: String,
+    project: String,
+    date: String,
+    table_title: String,
+    total_max: String,
+    pass_mark: String,
+    members: Vec<(String, bool, bool)>,
+    submitted: usize,
+    /// The viewer is on the panel and has not submitted: the scoring form.
+    editing: bool,
+    /// The viewer's own submitted sheet, read-only, while others are still scoring.
+    own_done: bool,
+    form: Vec<FormSection>,
+    message: String,
+    notice: String,
+    all: bool,
+    experts: Vec<String>,
+    results: Vec<ResultRow>,
+    expert_totals: Vec<String>,
+    total: String,
+    conclusion: String,
+    passed: bool,
+    unscored: bool,
+    comments: Vec<(String, String, String)>,
+    leader: bool,
+    opinion: String,
+}
+
+async fn review_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    message: String,
+    draft: Option<&[Score]>,
+) -> Result<ReviewPage, AppError> {
+    let user = viewer.signed()?;
+    let v = view_for(state, viewer, id).await?;
+    let table = parse_table(&v.review.scoring_table)?;
+    let project = state
+        .db
+        .project(v.review.project_id)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let me = v.members.iter().find(|m| m.user_id == user.id);
+    let editing = me.is_some_and(|m| m.submitted_at.is_none());
+    let own_done = me.is_some_and(|m| m.submitted_at.is_some());
+    let shown: &[Score] = draft.unwrap_or(&v.own);
+    let form = table
+        .sections
+        .iter()
+        .map(|s| FormSection {
+            title: s.title.clone(),
+            max: f2(s.items.iter().map(|i| i.max).sum()),
+            items: s
+                .items
+                .iter()
+                .map(|i| {
+                    let mine = shown.iter().find(|x| x.item_id == i.id);
+                    FormItem {
+                        id: i.id.clone(),
+                        title: i.title.clone(),
+                        max: f2(i.max),
+                        guidance: i.guidance.clone(),
+                        value: mine.and_then(|x| x.score).map(f2).unwrap_or_default(),
+                        comment: mine.map(|x| x.comment.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let all = v.all_submitted();
+    let mut page = ReviewPage {
+        nav: Nav::of(viewer),
+        id,
+        title: v.review.title.clone(),
+        project,
+        date: v.review.review_date.clone(),
+        table_title: table.title.clone(),
+        total_max: f2(table.total()),
+        pass_mark: f2(table.pass_mark),
+        members: v
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), m.leader, m.submitted_at.is_some()))
+            .collect(),
+        submitted: v
+            .members
+            .iter()
+            .filter(|m| m.submitted_at.is_some())
+            .count(),
+        editing,
+        own_done,
+        form,
+        message,
+        notice: String::new(),
+        all,
+        experts: Vec::new(),
+        results: Vec::new(),
+        expert_totals: Vec::new(),
+        total: String::new(),
+        conclusion: String::new(),
+        passed: false,
+        unscored: false,
+        comments: Vec::new(),
+        leader: me.is_some_and(|m| m.leader),
+        opinion: v.review.opinion.clone(),
+    };
+    if let Some(sheets) = sheets_of(&v) {
+        let a = scoring::aggregate(&table, &sheets);
+        fill_results(&mut page, &table, &a, &sheets);
+    }
+    Ok(page)
+}
+
+fn fill_results(page: &mut ReviewPage, table: &Table, a: &Aggregate, sheets: &[Sheet]) {
+    page.experts = a.experts.clone();
+    for (s, sr) in table.sections.iter().zip(&a.sections) {
+        page.results.push(ResultRow {
+            section: true,
+            title: s.title.clone(),
+            max: f2(sr.max),
+            scores: Vec::new(),
+            score: f2(sr.score),
+            note: String::new(),
+            flag: false,
+        });
+        for r in a.items.iter().filter(|i| i.section == s.id) {
+            let mut note = Vec::new();
+            if !r.missing.is_empty() {
+                note.push(format!("未评：{}", r.missing.join("、")));
+            }
+            if r.trimmed {
+                note.push("已去掉最高分和最低分".to_string());
+            }
+            if r.spread_flag {
+                note.push(format!("专家评分差异较大（极差 {}）", f2(r.spread)));
+            }
+            page.results.push(ResultRow {
+                section: false,
+                title: r.title.clone(),
+                max: f2(r.max),
+                scores: r
+                    .scores
+                    .iter()
+                    .map(|x| x.map(f2).unwrap_or_else(|| "—".into()))
+                    .collect(),
+                score: r.score.map(f2).unwrap_or_else(|| "—".into()),
+                note: note.join("；"),
+                flag: r.spread_flag || !r.missing.is_empty(),
+            });
+        }
+    }
+    page.expert_totals = a.expert_totals.iter().map(|x| f2(*x)).collect();
+    page.total = f2(a.total);
+    page.conclusion = a.conclusion.to_string();
+    page.passed = a.passed;
+    page.unscored = !a.unscored.is_empty();
+    for sh in sheets {
+        for (item, c) in &sh.comments {
+            let title = table
+                .item(item)
+                .map(|i| i.title.clone())
+                .unwrap_or_default();
+            page.comments.push((sh.expert.clone(), title, c.clone()));
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Result<ReviewPage, AppError> {
+    let mut page = review_page(&state, &viewer, id, String::new(), None).await?;
+    page.notice = match q.get("saved").map(String::as_str) {
+        Some("draft") => "草稿已保存。".into(),
+        Some("submitted") => "评分已提交。".into(),
+        Some("opinion") => "验收意见已保存。".into(),
+        _ => String::new(),
+    };
+    Ok(page)
+}
+
+/// `POST /acceptance/reviews/{id}/scores`: `s_<item>` (score), `c_<item>`
+/// (comment), `action` = save | submit. Submitting leaves an item unscored only
+/// with a comment saying why (e.g. 回避).
+pub async fn save_scores(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let review = state.db.review(id).await?.ok_or(AppError::NotFound)?;
+    let table = parse_table(&review.scoring_table)?;
+    let submit = f.get("action").map(String::as_str) == Some("submit");
+    let mut scores = Vec::new();
+    let mut errors = Vec::new();
+    for item in table.items() {
+        let raw = f
+            .get(&format!("s_{}", item.id))
+            .map(|s| s.trim().replace('，', "."))
+            .unwrap_or_default();
+        let comment: String = f
+            .get(&format!("c_{}", item.id))
+            .map(|s| s.trim().chars().take(1000).collect())
+            .unwrap_or_default();
+        let score = if raw.is_empty() {
+            None
+        } else {
+            match raw.parse::<f64>() {
+                Ok(x) => match scoring::check_score(item, x) {
+                    Ok(()) => Some(x),
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                },
+                Err(_) => {
+                    errors.push(format!("“{}”的得分“{raw}”不是数字", item.title));
+                    None
+                }
+            }
+        };
+        if submit && score.is_none() && comment.is_empty() && raw.is_empty() {
+            errors.push(format!(
+                "“{}”未评分：请评分，或在意见栏说明不评分的原因",
+                item.title
+            ));
+        }
+        scores.push(crate::db::acceptance::Score {
+            item_id: item.id.clone(),
+            score,
+            comment,
+        });
+    }
+    if !errors.is_empty() {
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            review_page(&state, &viewer, id, errors.join("\n"), Some(&scores)).await?,
+        )
+            .into_response());
+    }
+    match state.db.review_save(id, user.id, &scores, submit).await {
+        Ok(()) => {}
+        Err(ReviewError::Submitted) => {
+            return Ok((
+                StatusCode::CONFLICT,
+                review_page(
+                    &state,
+                    &viewer,
+                    id,
+                    ReviewError::Submitted.to_string(),
+                    None,
+                )
+                .await?,
+            )
+                .into_response());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if submit {
+        state
+            .db
+            .log(
+                &viewer.actor(),
+                "acceptance.submit",
+                &format!("review {id}"),
+                "",
+            )
+            .await?;
+    }
+    let to = if submit { "submitted" } else { "draft" };
+    Ok(Redirect::to(&format!("/acceptance/reviews/{id}?saved={to}")).into_response())
+}
+
+/// `POST /acceptance/reviews/{id}/opinion`: the group leader's 验收意见.
+pub async fn opinion(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let text = f.get("opinion").cloned().unwrap_or_default();
+    match state.db.review_opinion(id, user.id, &text).await {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/acceptance/reviews/{id}?saved=opinion")).into_response())
+        }
+        Err(ReviewError::Invalid(m)) => Ok((
+            StatusCode::CONFLICT,
+            review_page(&state, &viewer, id, m, None).await?,
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The review as JSON, with the same visibility as the page: the caller's own
+/// sheet, the panel's progress, and everyone's sheets and the aggregate only once
+/// all have submitted.
+pub async fn api_review(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let v = view_for(&state, &viewer, id).await?;
+    let table = parse_table(&v.review.scoring_table)?;
+    let aggregate = sheets_of(&v).map(|s| scoring::aggregate(&table, &s));
+    let members: Vec<serde_json::Value> = v
+        .members
+        .iter()
+        .map(|m| serde_json::json!({ "name": m.name, "leader": m.leader, "submitted": m.submitted_at.is_some() }))
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "id": v.review.id,
+        "title": v.review.title,
+        "members": members,
+        "own": v.own,
+        "sheets": v.sheets.as_ref().map(|s| s.iter().map(|(m, sc)| serde_json::json!({ "expert": m.name, "scores": sc })).collect::<Vec<_>>()),
+        "aggregate": aggregate,
+        "opinion": if v.all_submitted() { Some(v.review.opinion.clone()) } else { None },
+    }))
+    .into_response())
+}
+
+/// `GET /acceptance/reviews/{id}/report.pdf`: the 验收评估报告, once every expert
+/// has submitted (409 before).
+pub async fn report(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let v = view_for(&state, &viewer, id).await?;
+    let Some(sheets) = sheets_of(&v) else {
+        return Ok((
+            StatusCode::CONFLICT,
+            "全部专家提交评分后才能生成验收评估报告",
+        )
+            .into_response());
+    };
+    let table = parse_table(&v.review.scoring_table)?;
+    let project = state
+        .db
+        .project(v.review.project_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let a = scoring::aggregate(&table, &sheets);
+    let data = crate::acceptance::report::data(&project, &v, &table, &sheets, &a);
+    let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
+        .get(..10)
+        .unwrap_or_default()
+        .to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::report::pdf::render(crate::report::pdf::Job {
+            template_name: "templates/acceptance_report.typ",
+            template: crate::acceptance::report::TEMPLATE,
+            data: &data,
+            files: Vec::new(),
+            today: &date,
+            strict: false,
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"acceptance-review-{id}.pdf\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        out.pdf,
+    )
+        .into_response())
+}
