@@ -29,6 +29,30 @@
     form.appendChild(note);
   });
 
+  // Award application forms: a live character count per field, counted as the
+  // form counts (acceptance::chars): every character except spaces, line breaks
+  // and zero-width characters; over the limit turns red (the server refuses to
+  // export it).
+  var countChars = function (text) {
+    var n = 0;
+    Array.from(text).forEach(function (c) {
+      if (!/[\s\u200B-\u200D\u2060\uFEFF]/.test(c) && !/[\u0000-\u001F\u007F-\u009F]/.test(c)) n++;
+    });
+    return n;
+  };
+  document.querySelectorAll("textarea[data-limit]").forEach(function (t) {
+    var counter = document.querySelector(".counter[data-for='" + t.id + "']");
+    if (!counter) return;
+    var limit = parseInt(t.getAttribute("data-limit"), 10);
+    var update = function () {
+      var n = countChars(t.value);
+      counter.textContent = n + " / " + limit;
+      counter.classList.toggle("over", n > limit);
+    };
+    t.addEventListener("input", update);
+    update();
+  });
+
   // Live monitoring pages: the server pushes a message (server-sent events) when
   // alerts change; the page then fetches itself and swaps in the new list and
   // figures. Without EventSource (or if the stream drops) it polls every 15 s.

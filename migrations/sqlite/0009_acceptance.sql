@@ -49,3 +49,15 @@ CREATE TABLE review_scores (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (review_id, user_id, item_id)
 );
+
+-- The text of award application forms (acceptance/award-*.yaml), per project and
+-- section.
+CREATE TABLE award_texts (
+    project_id BIGINT NOT NULL REFERENCES pilot_projects(id),
+    form_id TEXT NOT NULL,
+    section_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_by BIGINT REFERENCES users(id),
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (project_id, form_id, section_id)
+);

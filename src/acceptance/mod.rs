@@ -5,6 +5,7 @@
 //! each expert's sheet → [`scoring::aggregate`] → the figures the acceptance
 //! report shows. Nothing here reads the database.
 
+pub mod award;
 pub mod chars;
 pub mod report;
 pub mod scoring;

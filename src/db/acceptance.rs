@@ -435,6 +435,62 @@ impl Db {
         Ok(())
     }
 
+    /// An award form's texts for a project: section id → text.
+    pub async fn award_texts(
+        &self,
+        project: i64,
+        form: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT section_id, body FROM award_texts WHERE project_id = $1 AND form_id = $2",
+        )
+        .bind(project)
+        .bind(form)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::BTreeMap::new();
+        for r in &rows {
+            out.insert(r.try_get("section_id")?, r.try_get("body")?);
+        }
+        Ok(out)
+    }
+
+    /// Saves an award form's texts (all sections given, in one transaction).
+    pub async fn award_save(
+        &self,
+        project: i64,
+        form: &str,
+        texts: &[(String, String)],
+        by: Option<i64>,
+    ) -> Result<(), ReviewError> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        for (section, body) in texts {
+            sqlx::query(
+                "DELETE FROM award_texts WHERE project_id = $1 AND form_id = $2 AND section_id = $3",
+            )
+            .bind(project)
+            .bind(form)
+            .bind(section)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO award_texts (project_id, form_id, section_id, body, updated_by, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(project)
+            .bind(form)
+            .bind(section)
+            .bind(body)
+            .bind(by)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The group leader's 验收意见, once every expert has submitted.
     pub async fn review_opinion(
         &self,

@@ -659,3 +659,318 @@ pub async fn report(
     )
         .into_response())
 }
+
+// ---------------------------------------------------------------------------
+// Award application forms
+
+fn load_form(state: &AppState, form: &str) -> Result<crate::acceptance::award::Form, AppError> {
+    if !form.starts_with("award-") || !form.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+        return Err(AppError::NotFound);
+    }
+    let p = state
+        .audits_dir
+        .with_file_name("acceptance")
+        .join(format!("{form}.yaml"));
+    let text = std::fs::read_to_string(&p).map_err(|_| AppError::NotFound)?;
+    crate::acceptance::award::Form::from_yaml(&text, &p.display().to_string())
+        .map_err(AppError::Internal)
+}
+
+/// What Biaozhun's own data says about the project, for the drafts.
+async fn facts(
+    state: &AppState,
+    project: &crate::db::acceptance::Project,
+) -> Result<crate::acceptance::award::Facts, AppError> {
+    let content = state.content();
+    let mut by_cat: BTreeMap<String, usize> = BTreeMap::new();
+    for s in &content.coll.standards {
+        let cat = s
+            .meta
+            .category
+            .as_deref()
+            .and_then(|c| c.split('/').next())
+            .unwrap_or("未分类")
+            .to_string();
+        *by_cat.entry(cat).or_default() += 1;
+    }
+    let conformance = match state.db.audits().await.map_err(AppError::from)?.first() {
+        Some(a) => {
+            let v = state
+                .db
+                .clause_verdicts(a.id)
+                .await
+                .map_err(AppError::from)?;
+            use crate::db::audits::Verdict;
+            let ok = v
+                .iter()
+                .filter(|c| matches!(c.verdict, Verdict::Conform | Verdict::Observation))
+                .count();
+            let bad = v
+                .iter()
+                .filter(|c| c.verdict == Verdict::Nonconform)
+                .count();
+            (ok + bad > 0).then(|| ok as f64 * 100.0 / (ok + bad) as f64)
+        }
+        None => None,
+    };
+    let survey = crate::survey::stored::results(&state.db)
+        .await?
+        .into_iter()
+        .filter(|r| r.valid > 0)
+        .max_by_key(|r| r.last_at)
+        .and_then(|r| r.csat.map(|c| (r.valid, c)));
+    let mut acceptance = None;
+    for (r, _) in state.db.reviews_for(None).await? {
+        if r.project_id != project.id {
+            continue;
+        }
+        let v = state.db.review_view(r.id, None).await?;
+        if let (Some(sheets), Ok(table)) = (sheets_of(&v), Table::from_yaml(&r.scoring_table, "t"))
+        {
+            let a = scoring::aggregate(&table, &sheets);
+            acceptance = Some((a.conclusion.to_string(), a.total));
+            break;
+        }
+    }
+    Ok(crate::acceptance::award::Facts {
+        name: project.name.clone(),
+        kind: project.kind.clone(),
+        field: project.field.clone(),
+        started: project.started.clone(),
+        planned_end: project.planned_end.clone(),
+        undertaker: project.undertaker.clone(),
+        team: project
+            .team
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+        standards_total: content.coll.standards.len(),
+        standards_by_category: by_cat.into_iter().collect(),
+        conformance,
+        survey,
+        acceptance,
+    })
+}
+
+pub struct AwardField {
+    pub id: String,
+    pub title: String,
+    pub limit: usize,
+    pub hint: String,
+    pub text: String,
+    pub count: usize,
+    pub over: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "award.html")]
+pub struct AwardPage {
+    nav: Nav,
+    project_id: i64,
+    project: String,
+    form_id: String,
+    title: String,
+    fields: Vec<AwardField>,
+    message: String,
+    notice: String,
+}
+
+async fn award_page_of(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    form_id: &str,
+    texts: Option<BTreeMap<String, String>>,
+    message: String,
+) -> Result<AwardPage, AppError> {
+    let project = state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let form = load_form(state, form_id)?;
+    let texts = match texts {
+        Some(t) => t,
+        None => state.db.award_texts(id, form_id).await?,
+    };
+    Ok(AwardPage {
+        nav: Nav::of(viewer),
+        project_id: id,
+        project: project.name,
+        form_id: form_id.to_string(),
+        title: form.title.clone(),
+        fields: form
+            .sections
+            .iter()
+            .map(|s| {
+                let text = texts.get(&s.id).cloned().unwrap_or_default();
+                let count = crate::acceptance::chars::count(&text);
+                AwardField {
+                    id: s.id.clone(),
+                    title: s.title.clone(),
+                    limit: s.limit,
+                    hint: s.hint.clone(),
+                    over: count > s.limit,
+                    count,
+                    text,
+                }
+            })
+            .collect(),
+        message,
+        notice: String::new(),
+    })
+}
+
+pub async fn award_page(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, form)): Path<(i64, String)>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Result<AwardPage, AppError> {
+    let mut page = award_page_of(&state, &viewer, id, &form, None, String::new()).await?;
+    if q.contains_key("saved") {
+        page.notice = "已保存。".into();
+    }
+    Ok(page)
+}
+
+/// `POST /acceptance/projects/{id}/award/{form}`: `t_<section>` texts; `action` =
+/// save, or draft (fill the empty sections from Biaozhun's data, then save).
+/// Over-limit text is saved (nothing typed is lost) but cannot be exported.
+pub async fn award_save(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, form_id)): Path<(i64, String)>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let project = state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let form = load_form(&state, &form_id)?;
+    let mut texts: BTreeMap<String, String> = form
+        .sections
+        .iter()
+        .map(|s| {
+            let t = f
+                .get(&format!("t_{}", s.id))
+                .map(|t| t.replace("\r\n", "\n").trim().to_string())
+                .unwrap_or_default();
+            (s.id.clone(), t)
+        })
+        .collect();
+    if f.get("action").map(String::as_str) == Some("draft") {
+        let facts = facts(&state, &project).await?;
+        for (section, draft) in crate::acceptance::award::drafts(&facts) {
+            if let Some(t) = texts.get_mut(section)
+                && t.is_empty()
+            {
+                *t = draft;
+            }
+        }
+    }
+    let list: Vec<(String, String)> = texts.into_iter().collect();
+    state
+        .db
+        .award_save(id, &form_id, &list, Some(user.id))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/acceptance/projects/{id}/award/{form_id}?saved=1"
+    ))
+    .into_response())
+}
+
+/// `GET /acceptance/projects/{id}/award/{form}/{format}`: pdf or docx — refused
+/// (409, every section over its limit named) while any section is over.
+pub async fn award_export(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, form_id, format)): Path<(i64, String, String)>,
+) -> Result<Response, AppError> {
+    let project = state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let form = load_form(&state, &form_id)?;
+    let texts = state.db.award_texts(id, &form_id).await?;
+    let text_of = |s: &str| texts.get(s).cloned().unwrap_or_default();
+    let over = crate::acceptance::award::over_limit(&form, text_of);
+    if !over.is_empty() {
+        let msg = over
+            .iter()
+            .map(|(t, n, l)| format!("“{t}”{n} 字，超过 {l} 字的限制 {} 字", n - l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Ok((
+            StatusCode::CONFLICT,
+            award_page_of(
+                &state,
+                &viewer,
+                id,
+                &form_id,
+                Some(texts.clone()),
+                format!("不能导出：\n{msg}"),
+            )
+            .await?,
+        )
+            .into_response());
+    }
+    let file = format!("{}-{}", form_id, id);
+    match format.as_str() {
+        "docx" => {
+            let bytes = crate::acceptance::award::docx(&form, &project.name, text_of)
+                .map_err(AppError::Internal)?;
+            Ok(download_bytes(
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                &format!("{file}.docx"),
+                bytes,
+            ))
+        }
+        "pdf" => {
+            let sections: Vec<serde_json::Value> = form
+                .sections
+                .iter()
+                .map(|s| {
+                    let t = text_of(&s.id);
+                    serde_json::json!({
+                        "title": s.title, "limit": s.limit,
+                        "count": crate::acceptance::chars::count(&t),
+                        "paragraphs": t.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let data = serde_json::json!({ "title": form.title, "project": project.name, "undertaker": project.undertaker, "sections": sections });
+            let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
+                .get(..10)
+                .unwrap_or_default()
+                .to_string();
+            let out = tokio::task::spawn_blocking(move || {
+                crate::report::pdf::render(crate::report::pdf::Job {
+                    template_name: "templates/award_form.typ",
+                    template: include_str!("../../templates/award_form.typ"),
+                    data: &data,
+                    files: Vec::new(),
+                    today: &date,
+                    strict: false,
+                })
+            })
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(download_bytes(
+                "application/pdf",
+                &format!("{file}.pdf"),
+                out.pdf,
+            ))
+        }
+        _ => Err(AppError::NotFound),
+    }
+}
+
+fn download_bytes(mime: &str, file: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}

@@ -96,6 +96,8 @@ const SURVEY_READERS: &[Role] = &[
 ];
 /// The acceptance panel and whoever organises it.
 const PANEL: &[Role] = &[Role::Expert, Role::Admin];
+/// Who writes award applications: the standardization office.
+const AWARD_WRITERS: &[Role] = &[Role::Reviewer, Role::Admin];
 /// Who scores: the experts (membership of a review is checked against it).
 const EXPERTS: &[Role] = &[Role::Expert];
 /// Who writes and reviews department standards.
@@ -194,6 +196,9 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/acceptance/reviews/{id}/scores", access: Access::Roles(EXPERTS), example: "/acceptance/reviews/1/scores", summary: "保存或提交本人的评分（提交后不能修改）", handler: || post(acceptance::save_scores) },
     RouteSpec { method: "POST", path: "/acceptance/reviews/{id}/opinion", access: Access::Roles(EXPERTS), example: "/acceptance/reviews/1/opinion", summary: "专家组组长填写验收意见（全部提交后）", handler: || post(acceptance::opinion) },
     RouteSpec { method: "GET", path: "/acceptance/reviews/{id}/report.pdf", access: Access::Roles(PANEL), example: "/acceptance/reviews/1/report.pdf", summary: "验收评估报告（PDF，全部专家提交后）", handler: || get(acceptance::report) },
+    RouteSpec { method: "GET", path: "/acceptance/projects/{id}/award/{form}", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/award/award-project", summary: "标准创新贡献奖申报书：各栏目编辑与实时字数", handler: || get(acceptance::award_page) },
+    RouteSpec { method: "POST", path: "/acceptance/projects/{id}/award/{form}", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/award/award-project", summary: "保存申报书；或用平台数据起草空白栏目", handler: || post(acceptance::award_save) },
+    RouteSpec { method: "GET", path: "/acceptance/projects/{id}/award/{form}/{format}", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/award/award-project/docx", summary: "导出申报书：pdf、docx（有栏目超过字数限制时拒绝）", handler: || get(acceptance::award_export) },
     RouteSpec { method: "GET", path: "/api/v1/acceptance/reviews/{id}", access: Access::Roles(PANEL), example: "/api/v1/acceptance/reviews/1", summary: "一次验收评审（JSON；与页面相同的可见范围：他人评分在全部提交后才可见）", handler: || get(acceptance::api_review) },
     RouteSpec { method: "GET", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "用户管理", handler: || get(pages::admin_users) },
     RouteSpec { method: "POST", path: "/admin/users", access: Access::Roles(ADMIN), example: "/admin/users", summary: "创建用户", handler: || post(pages::admin_create_user) },

@@ -1177,3 +1177,57 @@ async fn an_expert_scores_the_pilot_on_a_phone() {
     assert_eq!(mine.score, Some(7.5));
     assert_eq!(mine.comment, "各项指标均已达到实施方案目标。");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_award_form_counts_characters_as_you_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, _) = web::prepare(&config(dir.path())).await.unwrap();
+    let project = state
+        .db
+        .project_create(
+            &biaozhun::db::acceptance::NewProject {
+                name: "数字家政管理与服务".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    tokio::spawn(web::serve(state.clone(), listener));
+    let (c, _driver) = browser().await;
+    let result = async {
+        sign_in(&c, &base, "admin", "browser-password-1").await?;
+        c.goto(&format!(
+            "{base}/acceptance/projects/{project}/award/award-project"
+        ))
+        .await?;
+        let counter = "span.counter[data-for='t_contributors']";
+        assert_eq!(
+            c.find(Locator::Css(counter)).await?.text().await?,
+            "0 / 500"
+        );
+        let area = c.find(Locator::Css("#t_contributors")).await?;
+        // 498 characters plus spaces and a line break, then three more: 501.
+        area.send_keys(&format!("{} \n{}", "贡".repeat(249), "献".repeat(249)))
+            .await?;
+        assert_eq!(
+            c.find(Locator::Css(counter)).await?.text().await?,
+            "498 / 500"
+        );
+        area.send_keys("ABC").await?;
+        let el = c.find(Locator::Css(counter)).await?;
+        assert_eq!(el.text().await?, "501 / 500");
+        assert_eq!(
+            el.attr("class").await?.as_deref(),
+            Some("counter over"),
+            "over the limit shows red"
+        );
+        shot(&c, "52-award-form-over-limit").await;
+        Ok::<(), CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    result.unwrap();
+}

@@ -3358,6 +3358,119 @@ async fn acceptance_flow(s: Server) {
     ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
+
+    // The award application: drafted from the project's data, counted the form's
+    // way, refused for export while a section is over its limit.
+    let award = format!("/acceptance/projects/{project}/award/award-pilot");
+    let page = as_admin(c.get(format!("{}{award}", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("data-limit=\"800\"") && page.contains("0 / 500"),
+        "{page}"
+    );
+    let r = as_admin(c.post(format!("{}{award}", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("action", "draft"),
+            ("t_org-intro", "临安区家政服务龙头企业。"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let texts = s
+        .state
+        .db
+        .award_texts(project, "award-pilot")
+        .await
+        .unwrap();
+    assert_eq!(
+        texts["org-intro"], "临安区家政服务龙头企业。",
+        "what was typed is kept"
+    );
+    let intro = &texts["project-intro"];
+    assert!(
+        intro.contains("“数字家政管理与服务”为省级服务业标准化试点，于2021-10-01立项")
+            && intro.contains("综合得分88.0分，验收结论为通过"),
+        "{intro}"
+    );
+    // 801 characters (spaces and line breaks not counted) is one too many.
+    let long = format!("{}\n\n {}", "字".repeat(400), "字".repeat(401));
+    let mut form: Vec<(String, String)> = texts
+        .iter()
+        .map(|(k, v)| (format!("t_{k}"), v.clone()))
+        .collect();
+    form.retain(|(k, _)| k != "t_org-intro");
+    form.push(("t_org-intro".into(), long.clone()));
+    form.push(("csrf".into(), acsrf.clone()));
+    form.push(("action".into(), "save".into()));
+    as_admin(c.post(format!("{}{award}", s.base)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let page = as_admin(c.get(format!("{}{award}", s.base)))
+        .body_text()
+        .await;
+    assert!(
+        page.contains("counter over") && page.contains("801 / 800"),
+        "saved, shown over the limit"
+    );
+    for format in ["pdf", "docx"] {
+        let r = as_admin(c.get(format!("{}{award}/{format}", s.base)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT, "{format}");
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("“申报组织简介”801 字，超过 800 字的限制 1 字")
+        );
+    }
+    form.retain(|(k, _)| k != "t_org-intro");
+    form.push(("t_org-intro".into(), long.replacen('字', "", 1)));
+    as_admin(c.post(format!("{}{award}", s.base)))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let docx = as_admin(c.get(format!("{}{award}/docx", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docx.status(), StatusCode::OK);
+    let mut zip =
+        zip::ZipArchive::new(std::io::Cursor::new(docx.bytes().await.unwrap().to_vec())).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    assert!(
+        xml.contains("申报组织简介（限800字，已用800字）") && xml.contains("验收结论为通过"),
+        "{xml}"
+    );
+    let pdf = as_admin(c.get(format!("{}{award}/pdf", s.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    assert!(
+        text.contains("浙江省标准创新贡献奖申报书（标准化试点示范项目类）")
+            && text.contains("（限800字，已用800字）")
+            && text.contains("试点项目简介"),
+        "{text}"
+    );
+    // Experts do not write applications.
+    let r = c
+        .get(format!("{}{award}", s.base))
+        .header("cookie", format!("bz_session={a_tok}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
