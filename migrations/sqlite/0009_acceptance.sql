@@ -61,3 +61,45 @@ CREATE TABLE award_texts (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (project_id, form_id, section_id)
 );
+
+-- A project's indicators: baseline, target and actual with a unit. `source` is
+-- `manual` (actual entered, with evidence) or `live:<metric>` (computed from
+-- Biaozhun's own data when shown; see acceptance::indicators).
+CREATE TABLE project_indicators (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id BIGINT NOT NULL REFERENCES pilot_projects(id),
+    name TEXT NOT NULL,
+    unit TEXT NOT NULL DEFAULT '',
+    direction TEXT NOT NULL DEFAULT 'up',
+    baseline TEXT NOT NULL DEFAULT '',
+    target TEXT NOT NULL DEFAULT '',
+    actual TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT 'manual',
+    evidence_sha TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    updated_at BIGINT NOT NULL
+);
+
+-- Evidence files per application category (content-addressed in the evidence store).
+CREATE TABLE project_evidence (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project_id BIGINT NOT NULL REFERENCES pilot_projects(id),
+    category TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    uploaded_by BIGINT REFERENCES users(id),
+    uploaded_at BIGINT NOT NULL,
+    UNIQUE (project_id, category, sha256)
+);
+
+-- Categories marked complete.
+CREATE TABLE project_evidence_done (
+    project_id BIGINT NOT NULL REFERENCES pilot_projects(id),
+    category TEXT NOT NULL,
+    done_by BIGINT REFERENCES users(id),
+    done_at BIGINT NOT NULL,
+    PRIMARY KEY (project_id, category)
+);

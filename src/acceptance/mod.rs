@@ -7,5 +7,29 @@
 
 pub mod award;
 pub mod chars;
+pub mod indicators;
 pub mod report;
 pub mod scoring;
+
+/// The evidence categories award applications ask for.
+pub const EVIDENCE_CATEGORIES: [&str; 10] = [
+    "立项/验收证明材料",
+    "技术水平",
+    "创新性",
+    "知识产权",
+    "国际化水平",
+    "开放性",
+    "受表彰奖励",
+    "标准实施成效",
+    "附加情况",
+    "其他",
+];
+
+/// The narrative sections of the self-evaluation report, written by people
+/// between the generated ones: (key, title).
+pub const NARRATIVES: [(&str, &str); 4] = [
+    ("organisation", "组织实施情况"),
+    ("innovation", "创新做法与示范作用"),
+    ("problems", "存在的问题"),
+    ("next-steps", "下一步工作"),
+];

@@ -58,6 +58,36 @@ pub struct NewProject {
     pub team: String,
 }
 
+/// An indicator of a project (see `acceptance::indicators`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Indicator {
+    pub id: i64,
+    pub name: String,
+    pub unit: String,
+    /// `up`: higher is better; `down`: lower is better.
+    pub direction: String,
+    pub baseline: String,
+    pub target: String,
+    pub actual: String,
+    /// `manual` or `live:<metric>`.
+    pub source: String,
+    /// The evidence file behind an entered actual value.
+    pub evidence_sha: String,
+    pub note: String,
+}
+
+/// An evidence file of a project.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceFile {
+    pub category: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub mime: String,
+    pub size: i64,
+    pub note: String,
+    pub uploaded_at: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Review {
     pub id: i64,
@@ -486,6 +516,158 @@ impl Db {
             .bind(t)
             .execute(&mut *tx)
             .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn indicator_add(&self, project: i64, i: &Indicator) -> Result<i64, ReviewError> {
+        if i.name.trim().is_empty() {
+            return Err(ReviewError::Invalid("请填写指标名称".into()));
+        }
+        Ok(sqlx::query(
+            "INSERT INTO project_indicators (project_id, name, unit, direction, baseline, target, actual, source, evidence_sha, note, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(project)
+        .bind(i.name.trim())
+        .bind(&i.unit)
+        .bind(&i.direction)
+        .bind(&i.baseline)
+        .bind(&i.target)
+        .bind(&i.actual)
+        .bind(&i.source)
+        .bind(&i.evidence_sha)
+        .bind(&i.note)
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?)
+    }
+
+    pub async fn indicators(&self, project: i64) -> Result<Vec<Indicator>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT id, name, unit, direction, baseline, target, actual, source, evidence_sha, note \
+             FROM project_indicators WHERE project_id = $1 ORDER BY id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            out.push(Indicator {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                unit: r.try_get("unit")?,
+                direction: r.try_get("direction")?,
+                baseline: r.try_get("baseline")?,
+                target: r.try_get("target")?,
+                actual: r.try_get("actual")?,
+                source: r.try_get("source")?,
+                evidence_sha: r.try_get("evidence_sha")?,
+                note: r.try_get("note")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records an evidence file of a category (already in the evidence store).
+    pub async fn evidence_add(
+        &self,
+        project: i64,
+        category: &str,
+        file_name: &str,
+        stored: &crate::audit::evidence::Stored,
+        note: &str,
+        by: Option<i64>,
+    ) -> Result<(), ReviewError> {
+        let dup = sqlx::query(
+            "SELECT 1 AS x FROM project_evidence WHERE project_id = $1 AND category = $2 AND sha256 = $3",
+        )
+        .bind(project)
+        .bind(category)
+        .bind(&stored.sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        if dup.is_some() {
+            return Err(ReviewError::Invalid(format!(
+                "该文件（SHA-256 {}）已在此类别中",
+                &stored.sha256[..12]
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO project_evidence (project_id, category, file_name, sha256, mime, size, note, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(project)
+        .bind(category)
+        .bind(file_name)
+        .bind(&stored.sha256)
+        .bind(stored.mime)
+        .bind(stored.size as i64)
+        .bind(note)
+        .bind(by)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn evidence_of(&self, project: i64) -> Result<Vec<EvidenceFile>, ReviewError> {
+        let rows = sqlx::query(
+            "SELECT category, file_name, sha256, mime, size, note, uploaded_at FROM project_evidence \
+             WHERE project_id = $1 ORDER BY id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            out.push(EvidenceFile {
+                category: r.try_get("category")?,
+                file_name: r.try_get("file_name")?,
+                sha256: r.try_get("sha256")?,
+                mime: r.try_get("mime")?,
+                size: r.try_get("size")?,
+                note: r.try_get("note")?,
+                uploaded_at: r.try_get("uploaded_at")?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Categories marked complete.
+    pub async fn evidence_done(&self, project: i64) -> Result<Vec<String>, ReviewError> {
+        let rows = sqlx::query("SELECT category FROM project_evidence_done WHERE project_id = $1")
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get("category").map_err(ReviewError::from))
+            .collect()
+    }
+
+    pub async fn evidence_mark(
+        &self,
+        project: i64,
+        category: &str,
+        done: bool,
+        by: Option<i64>,
+    ) -> Result<(), ReviewError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM project_evidence_done WHERE project_id = $1 AND category = $2")
+            .bind(project)
+            .bind(category)
+            .execute(&mut *tx)
+            .await?;
+        if done {
+            sqlx::query("INSERT INTO project_evidence_done (project_id, category, done_by, done_at) VALUES ($1, $2, $3, $4)")
+                .bind(project)
+                .bind(category)
+                .bind(by)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -85,6 +85,7 @@ fn f2(x: f64) -> String {
 
 pub struct ReviewRow {
     pub id: i64,
+    pub project_id: i64,
     pub title: String,
     pub project: String,
     pub date: String,
@@ -124,6 +125,7 @@ async fn list_page(
         .into_iter()
         .map(|(r, m)| ReviewRow {
             id: r.id,
+            project_id: r.project_id,
             project: name_of(r.project_id),
             title: r.title,
             date: r.review_date,
@@ -221,8 +223,33 @@ pub async fn create_review(
     if leader != 0 && !experts.iter().any(|(id, _)| *id == leader) {
         experts.push((leader, true));
     }
-    let table = default_table(&state)?;
-    parse_table(&table)?;
+    // The shipped table, with this review's pass mark and trimming when given.
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&default_table(&state)?)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if let Some(m) = doc.as_mapping_mut() {
+        match get("pass_mark").parse::<f64>() {
+            Ok(x) => {
+                m.insert("pass_mark".into(), x.into());
+            }
+            Err(_) if get("pass_mark").is_empty() => {}
+            Err(_) => {
+                return Ok(list_page(
+                    &state,
+                    &viewer,
+                    format!("通过分数线“{}”不是数字", get("pass_mark")),
+                )
+                .await?
+                .into_response());
+            }
+        }
+        m.insert("trim".into(), (get("trim") == "1").into());
+    }
+    let table = serde_yaml::to_string(&doc).map_err(|e| AppError::Internal(e.to_string()))?;
+    if let Err(e) = Table::from_yaml(&table, "评分表") {
+        return Ok(list_page(&state, &viewer, e.join("\n"))
+            .await?
+            .into_response());
+    }
     let title = match get("title") {
         t if t.is_empty() => "试点项目验收评审".to_string(),
         t => t,
@@ -973,4 +1000,525 @@ fn download_bytes(mime: &str, file: &str, bytes: Vec<u8>) -> Response {
         bytes,
     )
         .into_response()
+}
+
+// ---------------------------------------------------------------------------
+// The project: indicators, evidence, narrative, self-evaluation report
+
+/// Biaozhun's own figures for live indicators and the self-evaluation report.
+async fn live_figures(state: &AppState) -> Result<crate::acceptance::indicators::Live, AppError> {
+    let content = state.content();
+    let conformance = match state.db.audits().await.map_err(AppError::from)?.first() {
+        Some(a) => conformance_of(state, a.id).await?.0,
+        None => None,
+    };
+    let latest = crate::survey::stored::results(&state.db)
+        .await?
+        .into_iter()
+        .filter(|r| r.valid > 0)
+        .max_by_key(|r| r.last_at);
+    let dir = state.platform_dir.clone();
+    let key = state.pseudonym_key.clone();
+    let trainings = tokio::task::spawn_blocking(move || {
+        dir.exists().then(|| {
+            crate::platform::import::import_dir(
+                &dir,
+                &crate::platform::import::Options { key: &key },
+            )
+            .ok()
+            .map(|p| p.trainings.len())
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .flatten();
+    Ok(crate::acceptance::indicators::Live {
+        standards_total: content.coll.standards.len(),
+        standards_enterprise: content
+            .coll
+            .standards
+            .iter()
+            .filter(|s| s.meta.code.starts_with("Q/"))
+            .count(),
+        audit_conformance: conformance,
+        survey_csat: latest.as_ref().and_then(|r| r.csat),
+        survey_score: latest.as_ref().and_then(|r| r.score),
+        trainings,
+    })
+}
+
+/// (conformance rate %, nonconforming clauses) of an audit, from its verdicts:
+/// (符合 + 观察项) ÷ (符合 + 观察项 + 不符合), as in docs/reports.md.
+async fn conformance_of(state: &AppState, audit: i64) -> Result<(Option<f64>, usize), AppError> {
+    use crate::db::audits::Verdict;
+    let v = state
+        .db
+        .clause_verdicts(audit)
+        .await
+        .map_err(AppError::from)?;
+    let ok = v
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Conform | Verdict::Observation))
+        .count();
+    let bad = v
+        .iter()
+        .filter(|c| c.verdict == Verdict::Nonconform)
+        .count();
+    Ok((
+        (ok + bad > 0).then(|| ok as f64 * 100.0 / (ok + bad) as f64),
+        bad,
+    ))
+}
+
+pub struct IndicatorRow {
+    pub name: String,
+    pub unit: String,
+    pub baseline: String,
+    pub target: String,
+    pub actual: String,
+    pub source: String,
+    pub achieved: &'static str,
+    pub evidence: String,
+}
+
+fn indicator_rows(
+    list: &[crate::db::acceptance::Indicator],
+    live: &crate::acceptance::indicators::Live,
+) -> Vec<IndicatorRow> {
+    use crate::acceptance::indicators::{LIVE, achieved, fmt};
+    list.iter()
+        .map(|i| {
+            let (actual, source) = match i.source.strip_prefix("live:") {
+                Some(m) => (
+                    live.value(m)
+                        .map(fmt)
+                        .unwrap_or_else(|| "（暂无数据）".into()),
+                    LIVE.iter()
+                        .find(|(id, _, _)| *id == m)
+                        .map(|(_, label, _)| format!("平台数据：{label}"))
+                        .unwrap_or_else(|| format!("平台数据：{m}")),
+                ),
+                None => (i.actual.clone(), "填报".to_string()),
+            };
+            IndicatorRow {
+                achieved: match achieved(&i.direction, &i.target, &actual) {
+                    Some(true) => "已达成",
+                    Some(false) => "未达成",
+                    None => "—",
+                },
+                name: i.name.clone(),
+                unit: i.unit.clone(),
+                baseline: i.baseline.clone(),
+                target: i.target.clone(),
+                actual,
+                source,
+                evidence: i.evidence_sha.clone(),
+            }
+        })
+        .collect()
+}
+
+pub struct CategoryRow {
+    pub name: String,
+    pub files: Vec<(String, String, String)>,
+    pub done: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "project.html")]
+pub struct ProjectPage {
+    nav: Nav,
+    writer: bool,
+    p: crate::db::acceptance::Project,
+    indicators: Vec<IndicatorRow>,
+    live: Vec<(&'static str, &'static str, &'static str)>,
+    categories: Vec<CategoryRow>,
+    /// (sha, file name) of every evidence file, for an indicator's evidence.
+    files: Vec<(String, String)>,
+    missing: Vec<String>,
+    narratives: Vec<(String, String, String)>,
+    message: String,
+}
+
+async fn project_page(
+    state: &AppState,
+    viewer: &Viewer,
+    id: i64,
+    message: String,
+) -> Result<ProjectPage, AppError> {
+    let user = viewer.signed()?;
+    let p = state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let live = live_figures(state).await?;
+    let indicators = indicator_rows(&state.db.indicators(id).await?, &live);
+    let files = state.db.evidence_of(id).await?;
+    let done = state.db.evidence_done(id).await?;
+    let categories: Vec<CategoryRow> = crate::acceptance::EVIDENCE_CATEGORIES
+        .iter()
+        .map(|c| CategoryRow {
+            name: c.to_string(),
+            files: files
+                .iter()
+                .filter(|f| f.category == *c)
+                .map(|f| (f.file_name.clone(), f.sha256.clone(), f.note.clone()))
+                .collect(),
+            done: done.iter().any(|d| d == c),
+        })
+        .collect();
+    let missing = categories
+        .iter()
+        .filter(|c| !c.done)
+        .map(|c| {
+            if c.files.is_empty() {
+                format!("{}（无材料）", c.name)
+            } else {
+                format!("{}（未确认齐全）", c.name)
+            }
+        })
+        .collect();
+    let texts = state.db.award_texts(id, "self-evaluation").await?;
+    Ok(ProjectPage {
+        nav: Nav::of(viewer),
+        writer: matches!(user.role, Role::Reviewer | Role::Admin),
+        indicators,
+        live: crate::acceptance::indicators::LIVE.to_vec(),
+        categories,
+        files: files
+            .iter()
+            .map(|f| (f.sha256.clone(), f.file_name.clone()))
+            .collect(),
+        missing,
+        narratives: crate::acceptance::NARRATIVES
+            .iter()
+            .map(|(k, t)| {
+                (
+                    k.to_string(),
+                    t.to_string(),
+                    texts.get(*k).cloned().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        message,
+        p,
+    })
+}
+
+pub async fn project(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<ProjectPage, AppError> {
+    project_page(&state, &viewer, id, String::new()).await
+}
+
+/// `POST /acceptance/projects/{id}/indicators`: name, unit, direction, baseline,
+/// target, and either `source` = live:<metric> or an entered `actual`.
+pub async fn add_indicator(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    viewer.signed()?;
+    state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
+    let source = match get("source").as_str() {
+        "" | "manual" => "manual".to_string(),
+        s if crate::acceptance::indicators::LIVE
+            .iter()
+            .any(|(m, _, _)| format!("live:{m}") == s) =>
+        {
+            s.to_string()
+        }
+        s => {
+            return Ok(
+                project_page(&state, &viewer, id, format!("未知的数据来源“{s}”"))
+                    .await?
+                    .into_response(),
+            );
+        }
+    };
+    let i = crate::db::acceptance::Indicator {
+        name: get("name"),
+        unit: get("unit"),
+        direction: if get("direction") == "down" {
+            "down".into()
+        } else {
+            "up".into()
+        },
+        baseline: get("baseline"),
+        target: get("target"),
+        actual: get("actual"),
+        source,
+        note: get("note"),
+        evidence_sha: get("evidence"),
+        ..Default::default()
+    };
+    if !i.evidence_sha.is_empty()
+        && !state
+            .db
+            .evidence_of(id)
+            .await?
+            .iter()
+            .any(|f| f.sha256 == i.evidence_sha)
+    {
+        return Ok(
+            project_page(&state, &viewer, id, "所选证明材料不属于本项目".into())
+                .await?
+                .into_response(),
+        );
+    }
+    match state.db.indicator_add(id, &i).await {
+        Ok(_) => Ok(Redirect::to(&format!("/acceptance/projects/{id}#indicators")).into_response()),
+        Err(ReviewError::Invalid(m)) => {
+            Ok(project_page(&state, &viewer, id, m).await?.into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /acceptance/projects/{id}/evidence` (multipart: category, file, note).
+pub async fn add_evidence(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let mut fields = BTreeMap::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" {
+            let fname = field.file_name().unwrap_or("").to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
+            file = Some((fname, bytes.to_vec()));
+        } else {
+            let text = field
+                .text()
+                .await
+                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
+            fields.insert(name, text);
+        }
+    }
+    let category = fields.get("category").cloned().unwrap_or_default();
+    if !crate::acceptance::EVIDENCE_CATEGORIES.contains(&category.as_str()) {
+        return Ok(project_page(&state, &viewer, id, "请选择材料类别".into())
+            .await?
+            .into_response());
+    }
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return Ok(
+            project_page(&state, &viewer, id, "请选择要上传的文件".into())
+                .await?
+                .into_response(),
+        );
+    };
+    let stored = match state.evidence.put(&bytes, &name) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(project_page(&state, &viewer, id, e.to_string())
+                .await?
+                .into_response());
+        }
+    };
+    let note = fields.get("note").cloned().unwrap_or_default();
+    match state
+        .db
+        .evidence_add(id, &category, &name, &stored, note.trim(), Some(user.id))
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/acceptance/projects/{id}#evidence")).into_response()),
+        Err(ReviewError::Invalid(m)) => {
+            Ok(project_page(&state, &viewer, id, m).await?.into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /acceptance/projects/{id}/evidence/done`: category, done = 1 | 0.
+pub async fn mark_evidence(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    let category = f.get("category").cloned().unwrap_or_default();
+    if !crate::acceptance::EVIDENCE_CATEGORIES.contains(&category.as_str()) {
+        return Err(AppError::BadRequest("未知的材料类别".into()));
+    }
+    state
+        .db
+        .evidence_mark(
+            id,
+            &category,
+            f.get("done").map(String::as_str) == Some("1"),
+            Some(user.id),
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/acceptance/projects/{id}#evidence")).into_response())
+}
+
+/// `GET /acceptance/projects/{id}/evidence/{sha}`: a file of this project's evidence.
+pub async fn evidence_file(
+    State(state): State<AppState>,
+    Path((id, sha)): Path<(i64, String)>,
+) -> Result<Response, AppError> {
+    let files = state.db.evidence_of(id).await?;
+    let Some(f) = files.iter().find(|f| f.sha256 == sha) else {
+        return Err(AppError::NotFound);
+    };
+    let bytes = state
+        .evidence
+        .get(&sha)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, f.mime.clone()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{}\"", f.sha256),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `POST /acceptance/projects/{id}/narrative`: the self-evaluation's written parts.
+pub async fn save_narrative(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    Form(f): Form<BTreeMap<String, String>>,
+) -> Result<Response, AppError> {
+    let user = viewer.signed()?;
+    state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let texts: Vec<(String, String)> = crate::acceptance::NARRATIVES
+        .iter()
+        .map(|(k, _)| {
+            (
+                k.to_string(),
+                f.get(&format!("n_{k}"))
+                    .map(|t| t.replace("\r\n", "\n").trim().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    state
+        .db
+        .award_save(id, "self-evaluation", &texts, Some(user.id))
+        .await?;
+    Ok(Redirect::to(&format!("/acceptance/projects/{id}#narrative")).into_response())
+}
+
+/// `GET /acceptance/projects/{id}/self-evaluation.pdf`: 项目实施自我评价报告.
+pub async fn self_evaluation(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Response, AppError> {
+    let p = state.db.project(id).await?.ok_or(AppError::NotFound)?;
+    let live = live_figures(&state).await?;
+    let indicators = indicator_rows(&state.db.indicators(id).await?, &live);
+    let content = state.content();
+    let mut by_node: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for s in &content.coll.standards {
+        let node = s.meta.category.clone().unwrap_or_else(|| "未分类".into());
+        by_node
+            .entry(node)
+            .or_default()
+            .push(serde_json::json!({ "code": s.meta.code, "title": s.meta.title }));
+    }
+    let mut audits = Vec::new();
+    for a in state.db.audits().await.map_err(AppError::from)? {
+        let (rate, bad) = conformance_of(&state, a.id).await?;
+        let findings = state.db.findings(a.id).await.map_err(AppError::from)?;
+        audits.push(serde_json::json!({
+            "name": a.name, "period": format!("{} 至 {}", a.period_from, a.period_to),
+            "rate": rate.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "—".into()),
+            "nonconform": bad, "findings": findings.len(),
+        }));
+    }
+    let surveys: Vec<serde_json::Value> = crate::survey::stored::results(&state.db)
+        .await?
+        .into_iter()
+        .filter(|r| r.valid > 0)
+        .map(|r| {
+            serde_json::json!({
+                "title": r.title, "version": r.version, "valid": r.valid,
+                "score": r.score.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into()),
+                "csat": r.csat.map(|x| format!("{x:.1}%")).unwrap_or_else(|| "—".into()),
+            })
+        })
+        .collect();
+    let texts = state.db.award_texts(id, "self-evaluation").await?;
+    let narrative = |k: &str| -> Vec<String> {
+        texts
+            .get(k)
+            .map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let files = state.db.evidence_of(id).await?;
+    let done = state.db.evidence_done(id).await?;
+    let evidence: Vec<serde_json::Value> = crate::acceptance::EVIDENCE_CATEGORIES
+        .iter()
+        .map(|c| {
+            let n = files.iter().filter(|f| f.category == *c).count();
+            serde_json::json!({ "category": c, "files": n, "done": done.iter().any(|d| d == c) })
+        })
+        .collect();
+    let data = serde_json::json!({
+        "project": p,
+        "team": p.team.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>(),
+        "standards_total": content.coll.standards.len(),
+        "nodes": by_node.iter().map(|(n, list)| serde_json::json!({ "node": n, "count": list.len(), "standards": list })).collect::<Vec<_>>(),
+        "trainings": live.trainings.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
+        "audits": audits,
+        "surveys": surveys,
+        "indicators": indicators.iter().map(|i| serde_json::json!({
+            "name": i.name, "unit": i.unit, "baseline": i.baseline, "target": i.target,
+            "actual": i.actual, "source": i.source, "achieved": i.achieved,
+        })).collect::<Vec<_>>(),
+        "evidence": evidence,
+        "organisation": narrative("organisation"),
+        "innovation": narrative("innovation"),
+        "problems": narrative("problems"),
+        "next_steps": narrative("next-steps"),
+    });
+    let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
+        .get(..10)
+        .unwrap_or_default()
+        .to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::report::pdf::render(crate::report::pdf::Job {
+            template_name: "templates/self_evaluation.typ",
+            template: include_str!("../../templates/self_evaluation.typ"),
+            data: &data,
+            files: Vec::new(),
+            today: &date,
+            strict: false,
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(download_bytes(
+        "application/pdf",
+        &format!("self-evaluation-{id}.pdf"),
+        out.pdf,
+    ))
 }

@@ -96,6 +96,8 @@ const SURVEY_READERS: &[Role] = &[
 ];
 /// The acceptance panel and whoever organises it.
 const PANEL: &[Role] = &[Role::Expert, Role::Admin];
+/// Who reads a pilot project's file: the standardization office and the experts.
+const PROJECT_READERS: &[Role] = &[Role::Reviewer, Role::Admin, Role::Expert];
 /// Who writes award applications: the standardization office.
 const AWARD_WRITERS: &[Role] = &[Role::Reviewer, Role::Admin];
 /// Who scores: the experts (membership of a review is checked against it).
@@ -196,6 +198,13 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/acceptance/reviews/{id}/scores", access: Access::Roles(EXPERTS), example: "/acceptance/reviews/1/scores", summary: "保存或提交本人的评分（提交后不能修改）", handler: || post(acceptance::save_scores) },
     RouteSpec { method: "POST", path: "/acceptance/reviews/{id}/opinion", access: Access::Roles(EXPERTS), example: "/acceptance/reviews/1/opinion", summary: "专家组组长填写验收意见（全部提交后）", handler: || post(acceptance::opinion) },
     RouteSpec { method: "GET", path: "/acceptance/reviews/{id}/report.pdf", access: Access::Roles(PANEL), example: "/acceptance/reviews/1/report.pdf", summary: "验收评估报告（PDF，全部专家提交后）", handler: || get(acceptance::report) },
+    RouteSpec { method: "GET", path: "/acceptance/projects/{id}", access: Access::Roles(PROJECT_READERS), example: "/acceptance/projects/1", summary: "试点项目：指标（填报或平台数据）、证明材料清单、自我评价报告", handler: || get(acceptance::project) },
+    RouteSpec { method: "POST", path: "/acceptance/projects/{id}/indicators", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/indicators", summary: "添加指标（基线、目标、实际或平台数据来源）", handler: || post(acceptance::add_indicator) },
+    RouteSpec { method: "POST", path: "/acceptance/projects/{id}/evidence", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/evidence", summary: "上传证明材料（multipart：类别、文件、说明）", handler: || post(acceptance::add_evidence) },
+    RouteSpec { method: "POST", path: "/acceptance/projects/{id}/evidence/done", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/evidence/done", summary: "标记一类证明材料齐全或取消", handler: || post(acceptance::mark_evidence) },
+    RouteSpec { method: "GET", path: "/acceptance/projects/{id}/evidence/{sha}", access: Access::Roles(PROJECT_READERS), example: "/acceptance/projects/1/evidence/68c11dc1d3a2d1c5fec8479ea5909e316abb6e0f0df67efa890c193d75e44eed", summary: "项目的证明材料文件（按 SHA-256）", handler: || get(acceptance::evidence_file) },
+    RouteSpec { method: "POST", path: "/acceptance/projects/{id}/narrative", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/narrative", summary: "保存自我评价报告的文字部分", handler: || post(acceptance::save_narrative) },
+    RouteSpec { method: "GET", path: "/acceptance/projects/{id}/self-evaluation.pdf", access: Access::Roles(PROJECT_READERS), example: "/acceptance/projects/1/self-evaluation.pdf", summary: "项目实施自我评价报告（PDF）", handler: || get(acceptance::self_evaluation) },
     RouteSpec { method: "GET", path: "/acceptance/projects/{id}/award/{form}", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/award/award-project", summary: "标准创新贡献奖申报书：各栏目编辑与实时字数", handler: || get(acceptance::award_page) },
     RouteSpec { method: "POST", path: "/acceptance/projects/{id}/award/{form}", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/award/award-project", summary: "保存申报书；或用平台数据起草空白栏目", handler: || post(acceptance::award_save) },
     RouteSpec { method: "GET", path: "/acceptance/projects/{id}/award/{form}/{format}", access: Access::Roles(AWARD_WRITERS), example: "/acceptance/projects/1/award/award-project/docx", summary: "导出申报书：pdf、docx（有栏目超过字数限制时拒绝）", handler: || get(acceptance::award_export) },
@@ -232,6 +241,7 @@ fn is_upload(path: &str) -> bool {
     UPLOADS.contains(&path)
         || (path.starts_with("/audits/") && path.ends_with("/evidence"))
         || is_survey_upload(path)
+        || (path.starts_with("/acceptance/projects/") && path.ends_with("/evidence"))
 }
 
 fn is_survey_upload(path: &str) -> bool {
@@ -991,6 +1001,50 @@ async fn demo_acceptance(state: &AppState) -> Result<(), String> {
         )
         .await
         .map_err(e)?;
+    // The pilot's reported results as indicators (two computed from the platform).
+    for (name, unit, direction, baseline, target, actual, source) in [
+        ("业务承接负荷增长", "%", "up", "0", "50", "52", "manual"),
+        ("经营效益增长", "%", "up", "0", "20", "21", "manual"),
+        (
+            "首次保洁平均响应时间",
+            "分钟",
+            "down",
+            "5760",
+            "30",
+            "20",
+            "manual",
+        ),
+        ("家政员好评率提升", "%", "up", "0", "8", "8", "manual"),
+        ("纠纷投诉率变化", "%", "down", "0", "-15", "-15", "manual"),
+        (
+            "标准库中的标准",
+            "项",
+            "up",
+            "3",
+            "10",
+            "",
+            "live:standards-total",
+        ),
+        ("顾客满意度", "%", "up", "", "90", "", "live:survey-csat"),
+    ] {
+        state
+            .db
+            .indicator_add(
+                project,
+                &crate::db::acceptance::Indicator {
+                    name: name.into(),
+                    unit: unit.into(),
+                    direction: direction.into(),
+                    baseline: baseline.into(),
+                    target: target.into(),
+                    actual: actual.into(),
+                    source: source.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(e)?;
+    }
     let mut panel = vec![(leader.id, true)];
     let mut others = Vec::new();
     for (name, display, less) in [

@@ -278,6 +278,11 @@ async fn exercise(s: Server) {
         .await
         .unwrap();
     assert_eq!(review, 1);
+    s.state
+        .db
+        .evidence_add(project, "其他", "matrix.pdf", &stored, "", None)
+        .await
+        .unwrap();
     // A public survey link `x` for /s/{token} (survey 1 is the repository's).
     assert_eq!(
         s.state.db.survey(1).await.unwrap().unwrap().key,
@@ -3083,7 +3088,7 @@ async fn acceptance_flow(s: Server) {
     let (a, a_tok, a_csrf) = expert(&s, "zhang", "张教授").await;
     let (b, b_tok, b_csrf) = expert(&s, "li", "李研究员").await;
     let (cc, c_tok, c_csrf) = expert(&s, "wang", "王高工").await;
-    let (_, d_tok, _) = expert(&s, "zhao", "赵专家").await;
+    let (d_id, d_tok, _) = expert(&s, "zhao", "赵专家").await;
     let project = s.state.db.projects().await.unwrap().last().unwrap().id;
     let r = as_admin(c.post(format!("{}/acceptance/reviews", s.base)))
         .form(&[
@@ -3102,6 +3107,45 @@ async fn acceptance_flow(s: Server) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let at = location(&r);
     let id: i64 = at.rsplit('/').next().unwrap().parse().unwrap();
+    // A review's own pass mark and trimming are written into its copy of the table.
+    let r = as_admin(c.post(format!("{}/acceptance/reviews", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("project", project.to_string().as_str()),
+            ("expert", d_id.to_string().as_str()),
+            ("leader", d_id.to_string().as_str()),
+            ("pass_mark", "85"),
+            ("trim", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let other: i64 = location(&r).rsplit('/').next().unwrap().parse().unwrap();
+    let copy = s
+        .state
+        .db
+        .review(other)
+        .await
+        .unwrap()
+        .unwrap()
+        .scoring_table;
+    let t = biaozhun::acceptance::scoring::Table::from_yaml(&copy, "copy").unwrap();
+    assert_eq!((t.pass_mark, t.trim), (85.0, true));
+    let page = as_admin(c.post(format!("{}/acceptance/reviews", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("project", project.to_string().as_str()),
+            ("expert", d_id.to_string().as_str()),
+            ("leader", d_id.to_string().as_str()),
+            ("pass_mark", "120"),
+        ])
+        .body_text()
+        .await;
+    assert!(
+        page.contains("pass_mark 120 must be between 0 and the table&#x27;s total 100")
+            || page.contains("pass_mark 120"),
+        "{page}"
+    );
     let table = biaozhun::acceptance::scoring::Table::from_yaml(
         &std::fs::read_to_string(format!(
             "{}/acceptance/scoring-table.yaml",
@@ -3463,6 +3507,164 @@ async fn acceptance_flow(s: Server) {
             && text.contains("试点项目简介"),
         "{text}"
     );
+    // The project's file: indicators (entered, and live from Biaozhun's data),
+    // the evidence checklist and the self-evaluation report.
+    let pp = format!("/acceptance/projects/{project}");
+    let page = as_admin(c.get(format!("{}{pp}", s.base))).body_text().await;
+    assert!(page.contains("尚缺：立项/验收证明材料（无材料）"), "{page}");
+    let pdf_bytes = b"%PDF-1.4 acceptance notice".to_vec();
+    let upload = |bytes: Vec<u8>| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", acsrf.clone())
+            .text("category", "立项/验收证明材料")
+            .text("note", "省市场监管局立项通知")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name("立项通知.pdf"),
+            );
+        as_admin(c.post(format!("{}{pp}/evidence", s.base))).multipart(form)
+    };
+    let r = upload(pdf_bytes.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let again = upload(pdf_bytes.clone()).body_text().await;
+    assert!(
+        again.contains("已在此类别中"),
+        "the same file once per category"
+    );
+    let files = s.state.db.evidence_of(project).await.unwrap();
+    assert_eq!(files.len(), 1);
+    let sha = files[0].sha256.clone();
+    let r = as_admin(c.post(format!("{}{pp}/evidence/done", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("category", "立项/验收证明材料"),
+            ("done", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = as_admin(c.get(format!("{}{pp}", s.base))).body_text().await;
+    assert!(
+        !page.contains("立项/验收证明材料（无材料）") && page.contains("技术水平（无材料）"),
+        "{page}"
+    );
+    // Experts read the evidence; a hash that is not this project's is not served.
+    let r = get(&a_tok, format!("{pp}/evidence/{sha}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), pdf_bytes);
+    let r = get(&a_tok, format!("{pp}/evidence/{}", "0".repeat(64)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    for (name, unit, dir, base, target, actual, source, ev) in [
+        (
+            "首次保洁平均响应时间",
+            "分钟",
+            "down",
+            "5760",
+            "30",
+            "20",
+            "manual",
+            sha.as_str(),
+        ),
+        (
+            "纠纷投诉率变化",
+            "%",
+            "down",
+            "0",
+            "-15",
+            "-12",
+            "manual",
+            "",
+        ),
+        (
+            "标准库中的标准",
+            "项",
+            "up",
+            "3",
+            "10",
+            "",
+            "live:standards-total",
+            "",
+        ),
+        ("满意度", "%", "up", "", "90", "", "live:survey-csat", ""),
+    ] {
+        let r = as_admin(c.post(format!("{}{pp}/indicators", s.base)))
+            .form(&[
+                ("csrf", acsrf.as_str()),
+                ("name", name),
+                ("unit", unit),
+                ("direction", dir),
+                ("baseline", base),
+                ("target", target),
+                ("actual", actual),
+                ("source", source),
+                ("evidence", ev),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+    }
+    let standards = s.state.content().coll.standards.len();
+    let page = as_admin(c.get(format!("{}{pp}", s.base))).body_text().await;
+    let row = |name: &str| {
+        let i = page.find(&format!("<td>{name}</td>")).unwrap();
+        page[i..i + page[i..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(
+        row("首次保洁平均响应时间").contains("已达成")
+            && row("首次保洁平均响应时间").contains("证明材料")
+    );
+    assert!(
+        row("纠纷投诉率变化").contains("未达成"),
+        "−12% is short of −15%"
+    );
+    let live = row("标准库中的标准");
+    assert!(
+        live.contains(&format!("<td>{standards}</td>"))
+            && live.contains("平台数据")
+            && live.contains("已达成"),
+        "{live}"
+    );
+    assert!(
+        row("满意度").contains("（暂无数据）"),
+        "no survey answered yet"
+    );
+    let r = as_admin(c.post(format!("{}{pp}/narrative", s.base)))
+        .form(&[
+            ("csrf", acsrf.as_str()),
+            ("n_organisation", "成立了由总经理任组长的试点领导小组。"),
+            ("n_problems", "部分网点信息化水平不高。"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pdf = get(&a_tok, format!("{pp}/self-evaluation.pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    for needle in [
+        "项目实施自我评价报告",
+        "组织实施情况",
+        "成立了由总经理任组长的试点领导小组。",
+        &format!("标准库共有标准{standards}项"),
+        "首次保洁平均响应时间",
+        "已达成",
+        "未达成",
+        "部分网点信息化水平不高。",
+        "立项/验收证明材料1齐全",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
     // Experts do not write applications.
     let r = c
         .get(format!("{}{award}", s.base))
