@@ -156,18 +156,7 @@ fn sample(args: SampleArgs, out: &mut dyn Write) -> Result<ExitCode> {
             p.phone.clone(),
             p.interviewer.clone(),
         ];
-        let row: Vec<String> = cells
-            .iter()
-            .map(|c| {
-                if c.contains([',', '"', '\n']) {
-                    format!("\"{}\"", c.replace('"', "\"\""))
-                } else {
-                    c.clone()
-                }
-            })
-            .collect();
-        csv.push_str(&row.join(","));
-        csv.push('\n');
+        csv.push_str(&crate::survey::sample::csv_line(&cells));
     }
     let summary = format!(
         "{name}: {} orders completed {} to {} in {} strata (outlet × service type); sample {} of n = {} for ±{:.1} points at 95% (finite-population corrected), seed {}",

@@ -168,6 +168,24 @@ pub fn allocate(sizes: &[usize], n: usize) -> Vec<usize> {
     out
 }
 
+/// One CSV line (with its newline): cells with a comma, quote or line break are
+/// quoted, quotes doubled.
+pub fn csv_line(cells: &[String]) -> String {
+    let mut out = cells
+        .iter()
+        .map(|c| {
+            if c.contains([',', '"', '\n']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    out
+}
+
 /// `138****5678`, or a note that the number is not a mobile number.
 pub fn mask(phone: &str) -> String {
     match crate::platform::ids::validate_mobile(phone) {

@@ -20,7 +20,7 @@ use crate::db::acceptance::{NewProject, ReviewError, ReviewView, Score};
 use crate::db::accounts::Role;
 
 use super::pages::Nav;
-use super::{AppError, AppState, Viewer};
+use super::{AppError, AppState, Viewer, render_pdf};
 
 impl From<ReviewError> for AppError {
     fn from(e: ReviewError) -> Self {
@@ -656,35 +656,17 @@ pub async fn report(
         .ok_or(AppError::NotFound)?;
     let a = scoring::aggregate(&table, &sheets);
     let data = crate::acceptance::report::data(&project, &v, &table, &sheets, &a);
-    let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
-        .get(..10)
-        .unwrap_or_default()
-        .to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        crate::report::pdf::render(crate::report::pdf::Job {
-            template_name: "templates/acceptance_report.typ",
-            template: crate::acceptance::report::TEMPLATE,
-            data: &data,
-            files: Vec::new(),
-            today: &date,
-            strict: false,
-        })
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"acceptance-review-{id}.pdf\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        out.pdf,
+    let pdf = render_pdf(
+        "templates/acceptance_report.typ",
+        crate::acceptance::report::TEMPLATE,
+        data,
     )
-        .into_response())
+    .await?;
+    Ok(super::download(
+        "application/pdf",
+        &format!("acceptance-review-{id}.pdf"),
+        pdf,
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -940,7 +922,7 @@ pub async fn award_export(
         "docx" => {
             let bytes = crate::acceptance::award::docx(&form, &project.name, text_of)
                 .map_err(AppError::Internal)?;
-            Ok(download_bytes(
+            Ok(super::download(
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                 &format!("{file}.docx"),
                 bytes,
@@ -960,46 +942,20 @@ pub async fn award_export(
                 })
                 .collect();
             let data = serde_json::json!({ "title": form.title, "project": project.name, "undertaker": project.undertaker, "sections": sections });
-            let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
-                .get(..10)
-                .unwrap_or_default()
-                .to_string();
-            let out = tokio::task::spawn_blocking(move || {
-                crate::report::pdf::render(crate::report::pdf::Job {
-                    template_name: "templates/award_form.typ",
-                    template: include_str!("../../templates/award_form.typ"),
-                    data: &data,
-                    files: Vec::new(),
-                    today: &date,
-                    strict: false,
-                })
-            })
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-            Ok(download_bytes(
+            let pdf = render_pdf(
+                "templates/award_form.typ",
+                include_str!("../../templates/award_form.typ"),
+                data,
+            )
+            .await?;
+            Ok(super::download(
                 "application/pdf",
                 &format!("{file}.pdf"),
-                out.pdf,
+                pdf,
             ))
         }
         _ => Err(AppError::NotFound),
     }
-}
-
-fn download_bytes(mime: &str, file: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
 }
 
 // ---------------------------------------------------------------------------
@@ -1281,40 +1237,18 @@ pub async fn add_evidence(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<i64>,
-    mut form: axum::extract::Multipart,
+    form: axum::extract::Multipart,
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
     state.db.project(id).await?.ok_or(AppError::NotFound)?;
-    let mut fields = BTreeMap::new();
-    let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        if name == "file" {
-            let fname = field.file_name().unwrap_or("").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
-            file = Some((fname, bytes.to_vec()));
-        } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
-            fields.insert(name, text);
-        }
-    }
+    let (fields, file) = super::read_multipart(form, "file").await?;
     let category = fields.get("category").cloned().unwrap_or_default();
     if !crate::acceptance::EVIDENCE_CATEGORIES.contains(&category.as_str()) {
         return Ok(project_page(&state, &viewer, id, "请选择材料类别".into())
             .await?
             .into_response());
     }
-    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+    let Some((name, bytes)) = file else {
         return Ok(
             project_page(&state, &viewer, id, "请选择要上传的文件".into())
                 .await?
@@ -1499,26 +1433,15 @@ pub async fn self_evaluation(
         "problems": narrative("problems"),
         "next_steps": narrative("next-steps"),
     });
-    let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
-        .get(..10)
-        .unwrap_or_default()
-        .to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        crate::report::pdf::render(crate::report::pdf::Job {
-            template_name: "templates/self_evaluation.typ",
-            template: include_str!("../../templates/self_evaluation.typ"),
-            data: &data,
-            files: Vec::new(),
-            today: &date,
-            strict: false,
-        })
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(download_bytes(
+    let pdf = render_pdf(
+        "templates/self_evaluation.typ",
+        include_str!("../../templates/self_evaluation.typ"),
+        data,
+    )
+    .await?;
+    Ok(super::download(
         "application/pdf",
         &format!("self-evaluation-{id}.pdf"),
-        out.pdf,
+        pdf,
     ))
 }

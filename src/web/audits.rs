@@ -648,34 +648,10 @@ pub async fn evidence(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<i64>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
-    let mut fields = std::collections::HashMap::new();
-    let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        if name == "photo" {
-            let fname = field.file_name().unwrap_or("").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
-            if !bytes.is_empty() {
-                file = Some((fname, bytes.to_vec()));
-            }
-        } else {
-            let text = field
-                .text()
-                .await
-                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
-            fields.insert(name, text);
-        }
-    }
+    let (fields, file) = super::read_multipart(form, "photo").await?;
     let get = |k: &str| fields.get(k).cloned().unwrap_or_default();
     let target = get("target");
     let back = format!(

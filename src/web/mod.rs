@@ -424,6 +424,86 @@ impl AppState {
     }
 }
 
+/// Today's date in China (`YYYY-MM-DD`), the date reports carry.
+pub(crate) fn today() -> String {
+    crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
+        .get(..10)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A file to download: its type and name, never cached.
+pub(crate) fn download(mime: &str, file: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A typst report (`templates/*.typ`) with `data` as `/data.json`, dated today,
+/// compiled on a blocking thread: a PDF takes a few hundred milliseconds.
+pub(crate) async fn render_pdf(
+    template_name: &'static str,
+    template: &'static str,
+    data: serde_json::Value,
+) -> Result<Vec<u8>, AppError> {
+    let date = today();
+    tokio::task::spawn_blocking(move || {
+        crate::report::pdf::render(crate::report::pdf::Job {
+            template_name,
+            template,
+            data: &data,
+            files: Vec::new(),
+            today: &date,
+            strict: false,
+        })
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map(|r| r.pdf)
+    .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// The parts of a multipart upload: its text fields, and the file sent as
+/// `file_field` (its name and bytes; an empty file counts as none).
+pub(crate) async fn read_multipart(
+    mut form: axum::extract::Multipart,
+    file_field: &str,
+) -> Result<
+    (
+        std::collections::BTreeMap<String, String>,
+        Option<(String, Vec<u8>)>,
+    ),
+    AppError,
+> {
+    let failed = |e: axum::extract::multipart::MultipartError| {
+        AppError::BadRequest(format!("上传失败：{e}"))
+    };
+    let mut fields = std::collections::BTreeMap::new();
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(failed)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == file_field {
+            let fname = field.file_name().unwrap_or("").to_string();
+            let bytes = field.bytes().await.map_err(failed)?;
+            if !bytes.is_empty() {
+                file = Some((fname, bytes.to_vec()));
+            }
+        } else {
+            fields.insert(name, field.text().await.map_err(failed)?);
+        }
+    }
+    Ok((fields, file))
+}
+
 /// What went wrong, as the user should see it.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -31,7 +31,7 @@ use crate::survey::{Answer, Channel, Kind, Survey};
 use crate::survey::stored::{Loaded, load};
 
 use super::pages::Nav;
-use super::{AppError, AppState, Viewer};
+use super::{AppError, AppState, Viewer, download, render_pdf};
 
 /// Responses one address may send through open links in an hour.
 pub const PER_IP_PER_HOUR: i64 = 10;
@@ -774,21 +774,6 @@ pub async fn links_csv(
     ))
 }
 
-fn download(mime: &str, file: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 // ---------------------------------------------------------------------------
 // Forms: the public one and the phone interview
 
@@ -1499,26 +1484,12 @@ pub async fn import_upload(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<i64>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, AppError> {
     viewer.signed()?;
     let row = state.db.survey(id).await?.ok_or(AppError::NotFound)?;
-    let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?
-    {
-        if field.name() == Some("file") {
-            let name = field.file_name().unwrap_or("upload.csv").to_string();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|e| AppError::BadRequest(format!("上传失败：{e}")))?;
-            file = Some((name, bytes.to_vec()));
-        }
-    }
-    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+    let (_, file) = super::read_multipart(form, "file").await?;
+    let Some((name, bytes)) = file else {
         return Ok(show_page(
             &state,
             &viewer,
@@ -1639,10 +1610,6 @@ pub async fn report(
             ))
         }
         "pdf" => {
-            let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
-                .get(..10)
-                .unwrap_or_default()
-                .to_string();
             let ctx = crate::survey::report::Context {
                 organisation: String::new(),
                 suggestions: l
@@ -1653,30 +1620,23 @@ pub async fn report(
                     .filter(|s| !s.is_empty())
                     .map(String::from)
                     .collect(),
-                date: date.clone(),
+                date: super::today(),
             };
-            let out = tokio::task::spawn_blocking(move || {
-                let data = crate::survey::report::data(
-                    &l.survey,
-                    &l.responses,
-                    &l.validity,
-                    &l.rules,
-                    &l.stats,
-                    &ctx,
-                );
-                crate::report::pdf::render(crate::report::pdf::Job {
-                    template_name: "templates/survey_report.typ",
-                    template: crate::survey::report::TEMPLATE,
-                    data: &data,
-                    files: Vec::new(),
-                    today: &date,
-                    strict: false,
-                })
-            })
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-            Ok(download("application/pdf", &format!("{stem}.pdf"), out.pdf))
+            let data = crate::survey::report::data(
+                &l.survey,
+                &l.responses,
+                &l.validity,
+                &l.rules,
+                &l.stats,
+                &ctx,
+            );
+            let pdf = render_pdf(
+                "templates/survey_report.typ",
+                crate::survey::report::TEMPLATE,
+                data,
+            )
+            .await?;
+            Ok(download("application/pdf", &format!("{stem}.pdf"), pdf))
         }
         _ => Err(AppError::NotFound),
     }
@@ -1911,18 +1871,7 @@ pub async fn sample_csv(
                 String::new()
             },
         ];
-        let line: Vec<String> = cells
-            .iter()
-            .map(|c| {
-                if c.contains([',', '"', '\n']) {
-                    format!("\"{}\"", c.replace('"', "\"\""))
-                } else {
-                    c.clone()
-                }
-            })
-            .collect();
-        csv.push_str(&line.join(","));
-        csv.push('\n');
+        csv.push_str(&crate::survey::sample::csv_line(&cells));
     }
     Ok(download(
         "text/csv; charset=utf-8",

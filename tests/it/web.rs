@@ -1046,11 +1046,30 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
     assert!(
         !setup.library_created && setup.admin_password.is_none() && setup.demo_users.is_empty()
     );
+    // The admin, a demo user per role, and the two simulated experts of the demo
+    // acceptance review (they never sign in).
     assert_eq!(
         state.db.user_count().await.unwrap(),
-        1 + Role::ALL.len() as i64
+        1 + Role::ALL.len() as i64 + 2
     );
     assert_eq!(state.db.audits().await.unwrap().len(), 2, "not again");
+    assert_eq!(state.db.projects().await.unwrap().len(), 1, "not again");
+    assert_eq!(
+        state.db.reviews_for(None).await.unwrap().len(),
+        1,
+        "not again"
+    );
+    let survey = state
+        .db
+        .survey_latest("customer-satisfaction")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.db.survey_responses(survey.id).await.unwrap().len(),
+        337,
+        "the demo's 331 valid and 6 invalid answers, once"
+    );
     assert_eq!(state.pseudonym_key, key, "the key is kept");
     assert!(matches!(
         state
