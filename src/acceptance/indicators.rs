@@ -7,6 +7,9 @@ use serde::Serialize;
 pub const LIVE: &[(&str, &str, &str)] = &[
     ("standards-total", "标准库中的标准数", "项"),
     ("standards-enterprise", "企业标准数（Q/ 开头）", "项"),
+    ("standards-basic", "通用基础标准数（GB/T 24421）", "项"),
+    ("standards-support", "服务保障标准数（GB/T 24421）", "项"),
+    ("standards-provision", "服务提供标准数（GB/T 24421）", "项"),
     ("audit-conformance", "最近一次符合性审核的符合率", "%"),
     ("survey-csat", "最近一次满意度调查的满意度", "%"),
     ("survey-score", "最近一次满意度调查的平均得分", "分"),
@@ -18,6 +21,8 @@ pub const LIVE: &[(&str, &str, &str)] = &[
 pub struct Live {
     pub standards_total: usize,
     pub standards_enterprise: usize,
+    /// Standards per GB/T 24421 top node (通用基础标准, 服务保障标准, 服务提供标准).
+    pub standards_by_node: std::collections::BTreeMap<String, usize>,
     pub audit_conformance: Option<f64>,
     pub survey_csat: Option<f64>,
     pub survey_score: Option<f64>,
@@ -25,10 +30,17 @@ pub struct Live {
 }
 
 impl Live {
+    fn node(&self, name: &str) -> f64 {
+        self.standards_by_node.get(name).copied().unwrap_or(0) as f64
+    }
+
     pub fn value(&self, metric: &str) -> Option<f64> {
         match metric {
             "standards-total" => Some(self.standards_total as f64),
             "standards-enterprise" => Some(self.standards_enterprise as f64),
+            "standards-basic" => Some(self.node("通用基础标准")),
+            "standards-support" => Some(self.node("服务保障标准")),
+            "standards-provision" => Some(self.node("服务提供标准")),
             "audit-conformance" => self.audit_conformance,
             "survey-csat" => self.survey_csat,
             "survey-score" => self.survey_score,
@@ -80,6 +92,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(l.value("standards-total"), Some(14.0));
+        assert_eq!(
+            l.value("standards-support"),
+            Some(0.0),
+            "a node with none is 0, not unknown"
+        );
         assert_eq!(l.value("survey-csat"), Some(97.58));
         assert_eq!(l.value("audit-conformance"), None);
         assert_eq!(l.value("nonsense"), None);

@@ -996,6 +996,16 @@ async fn live_figures(state: &AppState) -> Result<crate::acceptance::indicators:
             .iter()
             .filter(|s| s.meta.code.starts_with("Q/"))
             .count(),
+        standards_by_node: content
+            .coll
+            .standards
+            .iter()
+            .fold(BTreeMap::new(), |mut m, s| {
+                if let Some(node) = s.meta.category.as_deref().and_then(|c| c.split('/').next()) {
+                    *m.entry(node.to_string()).or_default() += 1;
+                }
+                m
+            }),
         audit_conformance: conformance,
         survey_csat: latest.as_ref().and_then(|r| r.csat),
         survey_score: latest.as_ref().and_then(|r| r.score),
@@ -1379,6 +1389,9 @@ pub async fn self_evaluation(
             "name": a.name, "period": format!("{} 至 {}", a.period_from, a.period_to),
             "rate": rate.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "—".into()),
             "nonconform": bad, "findings": findings.len(),
+            "open": findings.iter().filter(|f| f.status == "open").count(),
+            "corrected": findings.iter().filter(|f| f.status == "corrected").count(),
+            "verified": findings.iter().filter(|f| f.status == "verified").count(),
         }));
     }
     let surveys: Vec<serde_json::Value> = crate::survey::stored::results(&state.db)

@@ -3612,6 +3612,16 @@ async fn acceptance_flow(s: Server) {
             "",
         ),
         ("满意度", "%", "up", "", "90", "", "live:survey-csat", ""),
+        (
+            "服务提供标准",
+            "项",
+            "up",
+            "0",
+            "2",
+            "",
+            "live:standards-provision",
+            "",
+        ),
     ] {
         let r = as_admin(c.post(format!("{}{pp}/indicators", s.base)))
             .form(&[
@@ -3654,6 +3664,25 @@ async fn acceptance_flow(s: Server) {
     assert!(
         row("满意度").contains("（暂无数据）"),
         "no survey answered yet"
+    );
+    let provision = s
+        .state
+        .content()
+        .coll
+        .standards
+        .iter()
+        .filter(|x| {
+            x.meta
+                .category
+                .as_deref()
+                .is_some_and(|c| c.starts_with("服务提供标准/"))
+        })
+        .count();
+    assert!(provision >= 2, "the library has 服务提供标准");
+    assert!(
+        row("服务提供标准").contains(&format!("<td>{provision}</td>")),
+        "{}",
+        row("服务提供标准")
     );
     let r = as_admin(c.post(format!("{}{pp}/narrative", s.base)))
         .form(&[
