@@ -25,6 +25,7 @@ pub struct Live {
     pub standards_by_node: std::collections::BTreeMap<String, usize>,
     pub audit_conformance: Option<f64>,
     pub survey_csat: Option<f64>,
+    pub survey_valid: Option<usize>,
     pub survey_score: Option<f64>,
     pub trainings: Option<usize>,
 }
@@ -64,12 +65,6 @@ pub fn achieved(direction: &str, target: &str, actual: &str) -> Option<bool> {
     Some(if direction == "down" { a <= t } else { a >= t })
 }
 
-/// A figure as the report shows it: up to two decimals, no trailing zeros.
-pub fn fmt(x: f64) -> String {
-    let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use test_case::test_case;
@@ -100,7 +95,7 @@ mod tests {
         assert_eq!(l.value("survey-csat"), Some(97.58));
         assert_eq!(l.value("audit-conformance"), None);
         assert_eq!(l.value("nonsense"), None);
-        assert_eq!(super::fmt(97.58), "97.58");
-        assert_eq!(super::fmt(14.0), "14");
+        assert_eq!(crate::acceptance::fmt_points(97.58), "97.58");
+        assert_eq!(crate::acceptance::fmt_points(14.0), "14");
     }
 }

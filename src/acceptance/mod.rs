@@ -11,6 +11,13 @@ pub mod indicators;
 pub mod report;
 pub mod scoring;
 
+/// A score or figure as pages and reports show it: up to two decimals, without
+/// trailing zeros (88, 2.5, 63.67).
+pub fn fmt_points(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The evidence categories award applications ask for.
 pub const EVIDENCE_CATEGORIES: [&str; 10] = [
     "立项/验收证明材料",

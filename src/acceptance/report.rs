@@ -9,11 +9,6 @@ use crate::db::acceptance::{Project, ReviewView};
 
 pub const TEMPLATE: &str = include_str!("../../templates/acceptance_report.typ");
 
-fn f2(x: f64) -> String {
-    let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 pub fn data(
     project: &Project,
     v: &ReviewView,
@@ -35,14 +30,14 @@ pub fn data(
                         json!({
                             "section": s.title,
                             "title": i.title,
-                            "max": f2(i.max),
-                            "score": sh.scores.get(&i.id).map(|x| f2(*x)).unwrap_or_else(|| "—".into()),
+                            "max": crate::acceptance::fmt_points(i.max),
+                            "score": sh.scores.get(&i.id).map(|x| crate::acceptance::fmt_points(*x)).unwrap_or_else(|| "—".into()),
                             "comment": sh.comments.get(&i.id).cloned().unwrap_or_default(),
                         })
                     })
                 })
                 .collect();
-            json!({ "name": m.name, "leader": m.leader, "total": f2(*total), "rows": rows })
+            json!({ "name": m.name, "leader": m.leader, "total": crate::acceptance::fmt_points(*total), "rows": rows })
         })
         .collect();
     let items: Vec<Value> = a
@@ -58,15 +53,15 @@ pub fn data(
                 notes.push("去掉最高分和最低分".to_string());
             }
             if r.spread_flag {
-                notes.push(format!("差异较大（极差 {}）", f2(r.spread)));
+                notes.push(format!("差异较大（极差 {}）", crate::acceptance::fmt_points(r.spread)));
             }
             json!({
                 "n": n + 1,
                 "section": r.section,
                 "title": r.title,
-                "max": f2(r.max),
-                "scores": r.scores.iter().map(|x| x.map(f2).unwrap_or_else(|| "—".into())).collect::<Vec<_>>(),
-                "score": r.score.map(f2).unwrap_or_else(|| "—".into()),
+                "max": crate::acceptance::fmt_points(r.max),
+                "scores": r.scores.iter().map(|x| x.map(crate::acceptance::fmt_points).unwrap_or_else(|| "—".into())).collect::<Vec<_>>(),
+                "score": r.score.map(crate::acceptance::fmt_points).unwrap_or_else(|| "—".into()),
                 "note": notes.join("；"),
                 "flag": r.spread_flag,
             })
@@ -76,7 +71,7 @@ pub fn data(
         .sections
         .iter()
         .zip(&a.sections)
-        .map(|(s, r)| json!({ "id": s.id, "title": s.title, "max": f2(r.max), "score": f2(r.score) }))
+        .map(|(s, r)| json!({ "id": s.id, "title": s.title, "max": crate::acceptance::fmt_points(r.max), "score": crate::acceptance::fmt_points(r.score) }))
         .collect();
     json!({
         "project": {
@@ -85,13 +80,13 @@ pub fn data(
             "undertaker": project.undertaker, "supervisor": project.supervisor,
         },
         "review": { "title": v.review.title, "date": v.review.review_date, "opinion": v.review.opinion },
-        "table": { "title": table.title, "max": f2(table.total()), "pass_mark": f2(table.pass_mark),
-                   "trim": table.trim, "trim_min": table.trim_min, "spread_warn": f2(table.spread_warn * 100.0) },
+        "table": { "title": table.title, "max": crate::acceptance::fmt_points(table.total()), "pass_mark": crate::acceptance::fmt_points(table.pass_mark),
+                   "trim": table.trim, "trim_min": table.trim_min, "spread_warn": crate::acceptance::fmt_points(table.spread_warn * 100.0) },
         "names": a.experts,
         "experts": experts,
         "items": items,
         "sections": sections,
-        "total": f2(a.total),
+        "total": crate::acceptance::fmt_points(a.total),
         "conclusion": a.conclusion,
         "passed": a.passed,
         "unscored": a.unscored.len(),

@@ -70,32 +70,54 @@ pub async fn load(db: &Db, id: i64, previous: Option<i64>) -> Result<Loaded, Sur
 pub async fn results(db: &Db) -> Result<Vec<crate::platform::SurveyResult>, SurveyError> {
     let mut out = Vec::new();
     for s in db.surveys().await? {
-        if s.responses == 0 {
-            continue;
+        if s.responses > 0 {
+            out.push(result_of(&load(db, s.row.id, None).await?));
         }
-        let l = load(db, s.row.id, None).await?;
-        let times: Vec<i64> = l
-            .responses
-            .iter()
-            .zip(&l.validity)
-            .filter(|(_, v)| v.is_empty())
-            .filter_map(|(r, _)| r.submitted_at)
-            .collect();
-        out.push(crate::platform::SurveyResult {
-            id: l.row.key.clone(),
-            title: l.row.title.clone(),
-            version: l.row.version,
-            audit_id: l.row.audit_id.map(|a| a.to_string()).unwrap_or_default(),
-            first_at: times.iter().min().map(|t| t * 1_000_000),
-            last_at: times.iter().max().map(|t| t * 1_000_000),
-            responses: l.stats.responses,
-            valid: l.stats.valid,
-            score: l.stats.score,
-            satisfaction: l.stats.satisfaction_percent,
-            csat: l.stats.csat_percent,
-        });
     }
     Ok(out)
+}
+
+/// The latest survey with valid responses (by its last response), loading only
+/// as many versions as it takes to find it — usually one.
+pub async fn latest(db: &Db) -> Result<Option<crate::platform::SurveyResult>, SurveyError> {
+    let mut all: Vec<_> = db
+        .surveys()
+        .await?
+        .into_iter()
+        .filter(|s| s.responses > 0)
+        .collect();
+    all.sort_by_key(|s| std::cmp::Reverse(s.last_at));
+    for s in all {
+        let r = result_of(&load(db, s.row.id, None).await?);
+        if r.valid > 0 {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
+/// A loaded version as audits and indicators read it.
+fn result_of(l: &Loaded) -> crate::platform::SurveyResult {
+    let times: Vec<i64> = l
+        .responses
+        .iter()
+        .zip(&l.validity)
+        .filter(|(_, v)| v.is_empty())
+        .filter_map(|(r, _)| r.submitted_at)
+        .collect();
+    crate::platform::SurveyResult {
+        id: l.row.key.clone(),
+        title: l.row.title.clone(),
+        version: l.row.version,
+        audit_id: l.row.audit_id.map(|a| a.to_string()).unwrap_or_default(),
+        first_at: times.iter().min().map(|t| t * 1_000_000),
+        last_at: times.iter().max().map(|t| t * 1_000_000),
+        responses: l.stats.responses,
+        valid: l.stats.valid,
+        score: l.stats.score,
+        satisfaction: l.stats.satisfaction_percent,
+        csat: l.stats.csat_percent,
+    }
 }
 
 /// What a return-visit survey says about one clause.

@@ -75,11 +75,6 @@ fn sheets_of(v: &ReviewView) -> Option<Vec<Sheet>> {
     })
 }
 
-fn f2(x: f64) -> String {
-    let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
 // ---------------------------------------------------------------------------
 // The list
 
@@ -358,7 +353,7 @@ async fn review_page(
         .iter()
         .map(|s| FormSection {
             title: s.title.clone(),
-            max: f2(s.items.iter().map(|i| i.max).sum()),
+            max: crate::acceptance::fmt_points(s.items.iter().map(|i| i.max).sum()),
             items: s
                 .items
                 .iter()
@@ -367,9 +362,12 @@ async fn review_page(
                     FormItem {
                         id: i.id.clone(),
                         title: i.title.clone(),
-                        max: f2(i.max),
+                        max: crate::acceptance::fmt_points(i.max),
                         guidance: i.guidance.clone(),
-                        value: mine.and_then(|x| x.score).map(f2).unwrap_or_default(),
+                        value: mine
+                            .and_then(|x| x.score)
+                            .map(crate::acceptance::fmt_points)
+                            .unwrap_or_default(),
                         comment: mine.map(|x| x.comment.clone()).unwrap_or_default(),
                     }
                 })
@@ -384,8 +382,8 @@ async fn review_page(
         project,
         date: v.review.review_date.clone(),
         table_title: table.title.clone(),
-        total_max: f2(table.total()),
-        pass_mark: f2(table.pass_mark),
+        total_max: crate::acceptance::fmt_points(table.total()),
+        pass_mark: crate::acceptance::fmt_points(table.pass_mark),
         members: v
             .members
             .iter()
@@ -426,9 +424,9 @@ fn fill_results(page: &mut ReviewPage, table: &Table, a: &Aggregate, sheets: &[S
         page.results.push(ResultRow {
             section: true,
             title: s.title.clone(),
-            max: f2(sr.max),
+            max: crate::acceptance::fmt_points(sr.max),
             scores: Vec::new(),
-            score: f2(sr.score),
+            score: crate::acceptance::fmt_points(sr.score),
             note: String::new(),
             flag: false,
         });
@@ -441,25 +439,38 @@ fn fill_results(page: &mut ReviewPage, table: &Table, a: &Aggregate, sheets: &[S
                 note.push("已去掉最高分和最低分".to_string());
             }
             if r.spread_flag {
-                note.push(format!("专家评分差异较大（极差 {}）", f2(r.spread)));
+                note.push(format!(
+                    "专家评分差异较大（极差 {}）",
+                    crate::acceptance::fmt_points(r.spread)
+                ));
             }
             page.results.push(ResultRow {
                 section: false,
                 title: r.title.clone(),
-                max: f2(r.max),
+                max: crate::acceptance::fmt_points(r.max),
                 scores: r
                     .scores
                     .iter()
-                    .map(|x| x.map(f2).unwrap_or_else(|| "—".into()))
+                    .map(|x| {
+                        x.map(crate::acceptance::fmt_points)
+                            .unwrap_or_else(|| "—".into())
+                    })
                     .collect(),
-                score: r.score.map(f2).unwrap_or_else(|| "—".into()),
+                score: r
+                    .score
+                    .map(crate::acceptance::fmt_points)
+                    .unwrap_or_else(|| "—".into()),
                 note: note.join("；"),
                 flag: r.spread_flag || !r.missing.is_empty(),
             });
         }
     }
-    page.expert_totals = a.expert_totals.iter().map(|x| f2(*x)).collect();
-    page.total = f2(a.total);
+    page.expert_totals = a
+        .expert_totals
+        .iter()
+        .map(|x| crate::acceptance::fmt_points(*x))
+        .collect();
+    page.total = crate::acceptance::fmt_points(a.total);
     page.conclusion = a.conclusion.to_string();
     page.passed = a.passed;
     page.unscored = !a.unscored.is_empty();
@@ -690,44 +701,7 @@ async fn facts(
     state: &AppState,
     project: &crate::db::acceptance::Project,
 ) -> Result<crate::acceptance::award::Facts, AppError> {
-    let content = state.content();
-    let mut by_cat: BTreeMap<String, usize> = BTreeMap::new();
-    for s in &content.coll.standards {
-        let cat = s
-            .meta
-            .category
-            .as_deref()
-            .and_then(|c| c.split('/').next())
-            .unwrap_or("未分类")
-            .to_string();
-        *by_cat.entry(cat).or_default() += 1;
-    }
-    let conformance = match state.db.audits().await.map_err(AppError::from)?.first() {
-        Some(a) => {
-            let v = state
-                .db
-                .clause_verdicts(a.id)
-                .await
-                .map_err(AppError::from)?;
-            use crate::db::audits::Verdict;
-            let ok = v
-                .iter()
-                .filter(|c| matches!(c.verdict, Verdict::Conform | Verdict::Observation))
-                .count();
-            let bad = v
-                .iter()
-                .filter(|c| c.verdict == Verdict::Nonconform)
-                .count();
-            (ok + bad > 0).then(|| ok as f64 * 100.0 / (ok + bad) as f64)
-        }
-        None => None,
-    };
-    let survey = crate::survey::stored::results(&state.db)
-        .await?
-        .into_iter()
-        .filter(|r| r.valid > 0)
-        .max_by_key(|r| r.last_at)
-        .and_then(|r| r.csat.map(|c| (r.valid, c)));
+    let live = live_figures(state, false).await?;
     let mut acceptance = None;
     for (r, _) in state.db.reviews_for(None).await? {
         if r.project_id != project.id {
@@ -755,10 +729,10 @@ async fn facts(
             .filter(|l| !l.is_empty())
             .map(String::from)
             .collect(),
-        standards_total: content.coll.standards.len(),
-        standards_by_category: by_cat.into_iter().collect(),
-        conformance,
-        survey,
+        standards_total: live.standards_total,
+        standards_by_category: live.standards_by_node.clone().into_iter().collect(),
+        conformance: live.audit_conformance,
+        survey: live.survey_valid.zip(live.survey_csat),
         acceptance,
     })
 }
@@ -961,22 +935,23 @@ pub async fn award_export(
 // ---------------------------------------------------------------------------
 // The project: indicators, evidence, narrative, self-evaluation report
 
-/// Biaozhun's own figures for live indicators and the self-evaluation report.
-async fn live_figures(state: &AppState) -> Result<crate::acceptance::indicators::Live, AppError> {
+/// Biaozhun's own figures for live indicators, drafts and the self-evaluation
+/// report. `trainings` reads the whole platform export, so only callers that
+/// show the training count ask for it.
+async fn live_figures(
+    state: &AppState,
+    trainings: bool,
+) -> Result<crate::acceptance::indicators::Live, AppError> {
     let content = state.content();
     let conformance = match state.db.audits().await.map_err(AppError::from)?.first() {
         Some(a) => conformance_of(state, a.id).await?.0,
         None => None,
     };
-    let latest = crate::survey::stored::results(&state.db)
-        .await?
-        .into_iter()
-        .filter(|r| r.valid > 0)
-        .max_by_key(|r| r.last_at);
+    let latest = crate::survey::stored::latest(&state.db).await?;
     let dir = state.platform_dir.clone();
     let key = state.pseudonym_key.clone();
     let trainings = tokio::task::spawn_blocking(move || {
-        dir.exists().then(|| {
+        (trainings && dir.exists()).then(|| {
             crate::platform::import::import_dir(
                 &dir,
                 &crate::platform::import::Options { key: &key },
@@ -1001,13 +976,13 @@ async fn live_figures(state: &AppState) -> Result<crate::acceptance::indicators:
             .standards
             .iter()
             .fold(BTreeMap::new(), |mut m, s| {
-                if let Some(node) = s.meta.category.as_deref().and_then(|c| c.split('/').next()) {
-                    *m.entry(node.to_string()).or_default() += 1;
-                }
+                let node = s.meta.category.as_deref().and_then(|c| c.split('/').next());
+                *m.entry(node.unwrap_or("未分类").to_string()).or_default() += 1;
                 m
             }),
         audit_conformance: conformance,
         survey_csat: latest.as_ref().and_then(|r| r.csat),
+        survey_valid: latest.as_ref().map(|r| r.valid),
         survey_score: latest.as_ref().and_then(|r| r.score),
         trainings,
     })
@@ -1051,13 +1026,13 @@ fn indicator_rows(
     list: &[crate::db::acceptance::Indicator],
     live: &crate::acceptance::indicators::Live,
 ) -> Vec<IndicatorRow> {
-    use crate::acceptance::indicators::{LIVE, achieved, fmt};
+    use crate::acceptance::indicators::{LIVE, achieved};
     list.iter()
         .map(|i| {
             let (actual, source) = match i.source.strip_prefix("live:") {
                 Some(m) => (
                     live.value(m)
-                        .map(fmt)
+                        .map(crate::acceptance::fmt_points)
                         .unwrap_or_else(|| "（暂无数据）".into()),
                     LIVE.iter()
                         .find(|(id, _, _)| *id == m)
@@ -1114,8 +1089,9 @@ async fn project_page(
 ) -> Result<ProjectPage, AppError> {
     let user = viewer.signed()?;
     let p = state.db.project(id).await?.ok_or(AppError::NotFound)?;
-    let live = live_figures(state).await?;
-    let indicators = indicator_rows(&state.db.indicators(id).await?, &live);
+    let list = state.db.indicators(id).await?;
+    let live = live_figures(state, list.iter().any(|i| i.source == "live:trainings")).await?;
+    let indicators = indicator_rows(&list, &live);
     let files = state.db.evidence_of(id).await?;
     let done = state.db.evidence_done(id).await?;
     let categories: Vec<CategoryRow> = crate::acceptance::EVIDENCE_CATEGORIES
@@ -1370,7 +1346,7 @@ pub async fn self_evaluation(
     Path(id): Path<i64>,
 ) -> Result<Response, AppError> {
     let p = state.db.project(id).await?.ok_or(AppError::NotFound)?;
-    let live = live_figures(&state).await?;
+    let live = live_figures(&state, true).await?;
     let indicators = indicator_rows(&state.db.indicators(id).await?, &live);
     let content = state.content();
     let mut by_node: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
