@@ -92,6 +92,7 @@ fn main() {
                     period_from: "2023-01-01",
                     period_to: "2023-12-31",
                     outlets: &[],
+                    max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
                 },
                 &me,
             )
@@ -102,7 +103,7 @@ fn main() {
             &p,
             parse_date_or_instant("2023-12-31", 480).expect("t"),
         );
-        db.record_run(a.id, &p.snapshot, &results, &clause_outcomes(&results))
+        db.record_run(a.id, &p.snapshot, &results, &clause_outcomes(&results), &[])
             .await
             .expect("run");
         let sources = Sources {

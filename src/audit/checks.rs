@@ -670,6 +670,46 @@ pub enum Outcome {
     NoData,
     /// A manual item: to be assessed on site.
     Manual,
+    /// No failure found, but the data it read is incomplete (rows skipped beyond
+    /// the audit's limit, or a column it needs missing): no verdict.
+    Incomplete,
+}
+
+impl Outcome {
+    /// The stored key (`serde` name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::NoData => "no_data",
+            Outcome::Manual => "manual",
+            Outcome::Incomplete => "incomplete",
+        }
+    }
+
+    /// A stored key back (unknown keys read as 未评价).
+    pub fn from_key(s: &str) -> Outcome {
+        [
+            Outcome::Pass,
+            Outcome::Fail,
+            Outcome::Manual,
+            Outcome::Incomplete,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+        .unwrap_or(Outcome::NoData)
+    }
+
+    /// For people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Pass => "符合",
+            Outcome::Fail => "不符合",
+            Outcome::NoData => "未评价",
+            Outcome::Manual => "现场检查",
+            Outcome::Incomplete => "数据不完整",
+        }
+    }
 }
 
 /// A record that failed, with the fields the check reads.
@@ -1192,14 +1232,16 @@ fn eval_metric(m: &MetricCheck, p: &Platform, at: Micros) -> CheckResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct ClauseOutcome {
     pub clause: String,
-    /// 符合 / 不符合 / 待现场检查 / 未评价.
+    /// 符合 / 不符合 / 数据不完整 / 待现场检查 / 未评价.
     pub verdict: &'static str,
     pub severity: Option<Severity>,
     pub checks: Vec<String>,
 }
 
-/// Per clause: 不符合 if any check failed (with the worst severity), 待现场检查 if
-/// a manual item remains, 符合 if all automated checks passed, else 未评价.
+/// Per clause: 不符合 if any check failed (with the worst severity), 数据不完整 if a
+/// check could not judge for incomplete data (a 符合 built on it would not stand),
+/// 待现场检查 if a manual item remains, 符合 if all automated checks passed, else
+/// 未评价.
 pub fn clause_outcomes(results: &[CheckResult]) -> Vec<ClauseOutcome> {
     let mut by: BTreeMap<&str, Vec<&CheckResult>> = BTreeMap::new();
     for r in results {
@@ -1213,6 +1255,8 @@ pub fn clause_outcomes(results: &[CheckResult]) -> Vec<ClauseOutcome> {
                 rs.iter().filter(|r| r.outcome == Outcome::Fail).collect();
             let (verdict, severity) = if !failed.is_empty() {
                 ("不符合", failed.iter().map(|r| r.severity).min())
+            } else if rs.iter().any(|r| r.outcome == Outcome::Incomplete) {
+                ("数据不完整", None)
             } else if rs.iter().any(|r| r.outcome == Outcome::Manual) {
                 ("待现场检查", None)
             } else if rs.iter().any(|r| r.outcome == Outcome::Pass) {
@@ -1324,14 +1368,20 @@ pub fn coverage(
 
 /// The workflow rules' results of an order log as check results, so an audit's
 /// clause verdicts include the process clauses: a rule fails when some case
-/// violates it, passes when it was activated (or, for a rule that forbids a
-/// pattern, when cases were checked) with no violation, and is 未评价 otherwise.
+/// violates it; gives no verdict (数据不完整) when the log read too incompletely or
+/// lacks a column it reads; passes when it was activated (or, for a rule that
+/// forbids a pattern, when cases were checked) with no violation; and is 未评价
+/// otherwise.
 pub fn from_workflow(w: &super::WorkflowResult) -> Vec<CheckResult> {
     w.rules
         .iter()
         .map(|r| {
-            let outcome = if r.violated > 0 {
+            let outcome = if w.data.no_data {
+                Outcome::NoData
+            } else if r.violated > 0 {
                 Outcome::Fail
+            } else if w.data.too_many_skipped || !r.missing.is_empty() {
+                Outcome::Incomplete
             } else if r.activated > 0 || (r.template.is_negative() && r.cases_checked > 0) {
                 Outcome::Pass
             } else {
@@ -1390,14 +1440,16 @@ pub fn order_log(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Checks `log` against the workflow rules under `rules` that are bound to
-/// `standards`, for cases that start in `[from, to)`.
+/// `standards`, for cases that start in `[from, to)`, allowing `max_skipped` of the
+/// rows to be unreadable. Returns the rules' results and the log's read report
+/// (none when no rule applies).
 pub fn run_workflow(
     rules: &Path,
     log: &Path,
     standards: &[String],
-    from: Micros,
-    to: Micros,
-) -> Result<Vec<CheckResult>, String> {
+    (from, to): (Micros, Micros),
+    max_skipped: f64,
+) -> Result<(Vec<CheckResult>, Option<super::SourceReport>), String> {
     let mut set = super::rules::RuleSet::load(&[rules.to_path_buf()]).map_err(|d| {
         format!(
             "workflow rules: {}",
@@ -1410,22 +1462,19 @@ pub fn run_workflow(
             .any(|c| standards.iter().any(|s| c.starts_with(&format!("{s}#"))))
     });
     if set.rules.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let opts = super::AuditOptions {
         read: super::log::ReadOptions {
-            format: None,
-            case_column: None,
-            activity_column: None,
-            timestamp_column: None,
             default_offset: Some(480),
-            strict: false,
-            threads: 0,
+            ..Default::default()
         },
         from: Some(from),
         to: Some(to),
         display_offset: 480,
+        max_skipped,
     };
     let w = super::check_log(log, set, &opts, None).map_err(|e| e.to_string())?;
-    Ok(from_workflow(&w))
+    let report = super::SourceReport::of(&w);
+    Ok((from_workflow(&w), Some(report)))
 }

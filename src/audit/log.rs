@@ -18,9 +18,10 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::engine::Ev;
+use super::records::{self, BadRecord, Step};
 use super::rules::RuleSet;
 use super::time::{self, Micros};
 use super::values::{Interner, LocalInterner};
@@ -32,7 +33,7 @@ const CHUNK: usize = 4 << 20;
 /// Distinct unknown activity names counted one by one.
 const MAX_UNMAPPED: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Csv,
@@ -69,16 +70,93 @@ pub struct ReadOptions {
     pub strict: bool,
     /// Parser threads (0 = one per core).
     pub threads: usize,
+    /// Bytes the cutter reads at a time (0 = 4 MiB); small values exercise the
+    /// block boundaries in tests.
+    pub block_size: usize,
+}
+
+/// Why a row was skipped. The key (`as_str`, also the JSON key) is stable; the label
+/// is what people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Skip {
+    #[serde(rename = "empty case id")]
+    EmptyCase,
+    #[serde(rename = "empty activity")]
+    EmptyActivity,
+    #[serde(rename = "timestamp without UTC offset")]
+    NoOffset,
+    #[serde(rename = "bad timestamp")]
+    BadTimestamp,
+    #[serde(rename = "file too long")]
+    TooManyLines,
+    #[serde(rename = "wrong number of fields")]
+    WrongWidth,
+    #[serde(rename = "unterminated quote")]
+    Unterminated,
+    #[serde(rename = "line too long")]
+    LineTooLong,
+    #[serde(rename = "not UTF-8")]
+    NotUtf8,
+    #[serde(rename = "malformed JSON")]
+    BadJson,
+    #[serde(rename = "missing field")]
+    MissingField,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::EmptyCase => "empty case id",
+            Skip::EmptyActivity => "empty activity",
+            Skip::NoOffset => "timestamp without UTC offset",
+            Skip::BadTimestamp => "bad timestamp",
+            Skip::TooManyLines => "file too long",
+            Skip::WrongWidth => "wrong number of fields",
+            Skip::Unterminated => "unterminated quote",
+            Skip::LineTooLong => "line too long",
+            Skip::NotUtf8 => "not UTF-8",
+            Skip::BadJson => "malformed JSON",
+            Skip::MissingField => "missing field",
+        }
+    }
+
+    /// In Chinese, for pages and reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Skip::EmptyCase => "订单编号为空",
+            Skip::EmptyActivity => "活动名称为空",
+            Skip::NoOffset => "时间未注明时区",
+            Skip::BadTimestamp => "时间无法识别",
+            Skip::TooManyLines => "文件行数超出上限",
+            Skip::WrongWidth => "字段个数与表头不符",
+            Skip::Unterminated => "引号未闭合",
+            Skip::LineTooLong => "行过长",
+            Skip::NotUtf8 => "不是 UTF-8 编码",
+            Skip::BadJson => "不是有效的 JSON",
+            Skip::MissingField => "缺少必填字段",
+        }
+    }
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A row that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     /// Line of the record (CSV, JSON Lines) or event number (XES).
     pub line: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    pub reason: Skip,
     pub message: String,
+    /// The offending value as written, when one field is to blame (at most 40
+    /// characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 impl std::fmt::Display for RowError {
@@ -105,29 +183,120 @@ pub enum ReadError {
     Strict { path: String, error: RowError },
 }
 
-/// What reading saw, besides the events.
-#[derive(Debug, Clone, Default, Serialize)]
+/// A value read with spaces around it, which were removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trimmed {
+    pub line: u64,
+    pub field: String,
+    /// The value as written (at most 60 characters).
+    pub raw: String,
+}
+
+/// Values trimmed, examples kept.
+pub const MAX_TRIMMED_EXAMPLES: usize = 10;
+
+/// What reading saw besides the events: the read report. Every row of the input is
+/// accounted for: `rows == events + rows_skipped`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReadStats {
     pub format: Option<Format>,
     pub bytes: u64,
+    /// Data rows (CSV records or JSON lines after the header, XES events); empty
+    /// lines are not rows.
+    #[serde(default)]
+    pub rows: u64,
+    /// Empty lines, ignored.
+    #[serde(default)]
+    pub empty_lines: u64,
     /// Records that became events (including ones no rule looks at).
     pub events: u64,
     /// Events kept for the rules.
     pub events_kept: u64,
     pub rows_skipped: u64,
     /// Skipped rows by reason.
-    pub skipped_by_reason: BTreeMap<String, u64>,
+    pub skipped_by_reason: BTreeMap<Skip, u64>,
     /// The first bad rows.
     pub errors: Vec<RowError>,
+    /// Earliest and latest event instants, as written (with their offsets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event: Option<String>,
     /// Activity names no rule mentions, with counts.
     pub unmapped_activities: BTreeMap<String, u64>,
     /// Attributes the rules read that no event carried a value for (a missing or
     /// misnamed column, usually).
     pub attributes_never_seen: Vec<String>,
+    /// Of those, the ones some event of an activity that carries them was read for:
+    /// the column is missing, not merely unused in this period.
+    #[serde(default)]
+    pub attributes_missing: Vec<String>,
+    /// Values read with leading or trailing white space (Unicode, full-width spaces
+    /// included), which was removed: per column.
+    #[serde(default)]
+    pub trimmed: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub trimmed_examples: Vec<Trimmed>,
     #[serde(skip)]
     pub seen_slots: Vec<bool>,
+    /// Slots some kept event was expected to carry.
+    #[serde(skip)]
+    pub expected_slots: Vec<bool>,
+    #[serde(skip)]
+    pub span: Option<((Micros, i16), (Micros, i16))>,
     /// Columns (CSV) used for case, activity, timestamp.
     pub columns: [String; 3],
+}
+
+impl ReadStats {
+    /// Share of the data rows that were skipped (0 when there were none).
+    pub fn skipped_rate(&self) -> f64 {
+        if self.rows == 0 {
+            0.0
+        } else {
+            self.rows_skipped as f64 / self.rows as f64
+        }
+    }
+
+    /// Values trimmed in all columns.
+    pub fn trimmed_total(&self) -> u64 {
+        self.trimmed.values().sum()
+    }
+
+    /// Counts one skipped row; keeps the first [`MAX_ERRORS`].
+    fn skip(&mut self, e: RowError) {
+        self.rows += 1;
+        self.rows_skipped += 1;
+        *self.skipped_by_reason.entry(e.reason).or_default() += 1;
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(e);
+        }
+    }
+
+    fn trim(&mut self, line: u64, field: &str, raw: &str) {
+        match self.trimmed.get_mut(field) {
+            Some(n) => *n += 1,
+            None => {
+                self.trimmed.insert(field.to_string(), 1);
+            }
+        }
+        if self.trimmed_examples.len() < MAX_TRIMMED_EXAMPLES {
+            self.trimmed_examples.push(Trimmed {
+                line,
+                field: field.to_string(),
+                raw: raw.chars().take(60).collect(),
+            });
+        }
+    }
+}
+
+/// Removes white space around a value, counting it in the read report.
+fn trimmed<'v>(stats: &mut ReadStats, line: u64, field: &str, raw: &'v str) -> &'v str {
+    let t = raw.trim();
+    if t.len() != raw.len() && !t.is_empty() {
+        stats.trim(line, field, raw);
+    }
+    t
 }
 
 /// One shard of the cases: flat arrays, no per-case allocation. A case is an index
@@ -285,6 +454,7 @@ impl<'a> Sink<'a> {
             case_bytes: String::new(),
             stats: ReadStats {
                 seen_slots: vec![false; set.slots.names.len()],
+                expected_slots: vec![false; set.slots.names.len()],
                 ..Default::default()
             },
             first_error: None,
@@ -293,17 +463,24 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn error(&mut self, line: u64, field: Option<&str>, reason: &str, message: String) {
-        self.stats.rows_skipped += 1;
-        *self
-            .stats
-            .skipped_by_reason
-            .entry(reason.to_string())
-            .or_default() += 1;
+    fn error(&mut self, line: u64, field: Option<&str>, reason: Skip, message: String) {
+        self.error_at(line, field, None, reason, message)
+    }
+
+    fn error_at(
+        &mut self,
+        line: u64,
+        field: Option<&str>,
+        value: Option<&str>,
+        reason: Skip,
+        message: String,
+    ) {
         let e = RowError {
             line,
             field: field.map(str::to_string),
+            reason,
             message,
+            value: value.map(|v| v.chars().take(40).collect()),
         };
         if self.strict {
             self.strict_line.fetch_min(line, Ordering::Relaxed);
@@ -311,13 +488,11 @@ impl<'a> Sink<'a> {
                 self.first_error = Some(e.clone());
             }
         }
-        if self.stats.errors.len() < MAX_ERRORS {
-            self.stats.errors.push(e);
-        }
+        self.stats.skip(e);
     }
 
     /// Adds one event. `attr(slot)` yields the raw text of an attribute (None/empty =
-    /// absent).
+    /// absent); `attr_names[slot]` names it in the read report.
     #[allow(clippy::too_many_arguments)]
     fn event<'s>(
         &mut self,
@@ -326,36 +501,38 @@ impl<'a> Sink<'a> {
         activity: &str,
         timestamp: &str,
         columns: &[&str; 3],
+        attr_names: &[String],
         attr: &mut dyn FnMut(u16) -> Option<std::borrow::Cow<'s, str>>,
     ) {
-        let case = case.trim_ascii();
+        let case = trimmed(&mut self.stats, line, columns[0], case);
         if case.is_empty() {
             return self.error(
                 line,
                 Some(columns[0]),
-                "empty case id",
+                Skip::EmptyCase,
                 "the case id is empty".into(),
             );
         }
-        let activity = activity.trim_ascii();
+        let activity = trimmed(&mut self.stats, line, columns[1], activity);
         if activity.is_empty() {
             return self.error(
                 line,
                 Some(columns[1]),
-                "empty activity",
+                Skip::EmptyActivity,
                 "the activity is empty".into(),
             );
         }
-        let (t, off) = match time::parse_instant(timestamp, self.plan.default_offset) {
+        let (t, off) = match time::parse_instant(timestamp.trim(), self.plan.default_offset) {
             Ok(x) => x,
             Err(e) => {
                 let reason = match e {
-                    time::TimeError::NoOffset => "timestamp without UTC offset",
-                    _ => "bad timestamp",
+                    time::TimeError::NoOffset => Skip::NoOffset,
+                    _ => Skip::BadTimestamp,
                 };
-                return self.error(
+                return self.error_at(
                     line,
                     Some(columns[2]),
+                    Some(timestamp.trim()),
                     reason,
                     format!("`{}`: {e}", timestamp.trim()),
                 );
@@ -365,11 +542,20 @@ impl<'a> Sink<'a> {
             return self.error(
                 line,
                 None,
-                "file too long",
+                Skip::TooManyLines,
                 "more than 4,294,967,295 lines: split the log by period".into(),
             );
         };
+        self.stats.rows += 1;
         self.stats.events += 1;
+        let off = off as i16;
+        self.stats.span = Some(match self.stats.span {
+            None => ((t, off), (t, off)),
+            Some((lo, hi)) => (
+                if t < lo.0 { (t, off) } else { lo },
+                if t > hi.0 { (t, off) } else { hi },
+            ),
+        });
         let act = self.set.activities.id(activity);
         if act == 0 {
             let n = self.stats.unmapped_activities.len();
@@ -394,12 +580,20 @@ impl<'a> Sink<'a> {
         if keep {
             self.stats.events_kept += 1;
             for &slot in &self.plan.slots_by_act[act as usize] {
-                let id = match attr(slot) {
-                    Some(v) if !v.trim_ascii().is_empty() => {
+                if let Some(x) = self.stats.expected_slots.get_mut(slot as usize) {
+                    *x = true;
+                }
+                let raw = attr(slot);
+                let name = attr_names.get(slot as usize).map_or("", String::as_str);
+                let id = match raw
+                    .as_deref()
+                    .map(|v| trimmed(&mut self.stats, line, name, v))
+                {
+                    Some(v) if !v.is_empty() => {
                         if let Some(s) = self.stats.seen_slots.get_mut(slot as usize) {
                             *s = true;
                         }
-                        self.values.intern(v.trim_ascii())
+                        self.values.intern(v)
                     }
                     _ => 0,
                 };
@@ -410,7 +604,7 @@ impl<'a> Sink<'a> {
             t,
             line: line32,
             act: if keep { act } else { u16::MAX },
-            off: off as i16,
+            off,
         };
         let end = self.batch_attrs.len() as u32;
         let c0 = self.case_bytes.len() as u32;
@@ -499,14 +693,21 @@ pub fn read(
     };
     stats.format = Some(format);
     stats.bytes = size;
-    stats.attributes_never_seen = set
-        .slots
-        .names
-        .iter()
-        .zip(&stats.seen_slots)
-        .filter(|(_, seen)| !**seen)
-        .map(|(n, _)| n.clone())
-        .collect();
+    stats.attributes_never_seen = Vec::new();
+    stats.attributes_missing = Vec::new();
+    for (slot, name) in set.slots.names.iter().enumerate() {
+        if stats.seen_slots.get(slot).copied().unwrap_or(false) {
+            continue;
+        }
+        stats.attributes_never_seen.push(name.clone());
+        if stats.expected_slots.get(slot).copied().unwrap_or(false) {
+            stats.attributes_missing.push(name.clone());
+        }
+    }
+    if let Some(((t0, o0), (t1, o1))) = stats.span {
+        stats.first_event = Some(time::format_instant(t0, o0 as i32));
+        stats.last_event = Some(time::format_instant(t1, o1 as i32));
+    }
     Ok(stats)
 }
 
@@ -528,6 +729,8 @@ impl<R: Read> Read for Counting<R> {
 struct Chunk {
     data: Vec<u8>,
     first_line: u64,
+    /// Bad rows the cutter found (CSV): (start, end, why), offsets into `data`.
+    bad: Vec<(usize, usize, BadRecord)>,
 }
 
 const CASE_NAMES: &[&str] = &[
@@ -590,9 +793,205 @@ fn attribute_columns(header: &[String], set: &RuleSet) -> Vec<Option<usize>> {
     cols
 }
 
+/// The input as the cutter sees it: a buffer that starts at a record boundary.
+struct Source {
+    input: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    eof: bool,
+    /// Bytes read per refill.
+    block: usize,
+    /// Line number of the first byte of `buf`.
+    line: u64,
+    /// CSV counts a lone CR as a line break; JSON Lines only LF.
+    csv: bool,
+}
+
+impl Source {
+    /// Reads up to one more block.
+    fn more(&mut self) -> std::io::Result<()> {
+        if !self.eof {
+            let want = self.buf.len() + self.block;
+            self.eof = fill(&mut self.input, &mut self.buf, want)?;
+        }
+        Ok(())
+    }
+
+    /// Hands out the first `at` bytes.
+    fn take(&mut self, at: usize) -> (Vec<u8>, u64) {
+        let rest = self.buf.split_off(at);
+        let data = std::mem::replace(&mut self.buf, rest);
+        let line = self.line;
+        self.line += if self.csv {
+            records::line_breaks(&data)
+        } else {
+            memchr::memchr_iter(b'\n', &data).count() as u64
+        };
+        (data, line)
+    }
+
+    /// Drops everything up to the next line break (a line too long to hold), reading
+    /// on as needed. Returns false if the input ended first.
+    fn skip_line(&mut self) -> std::io::Result<bool> {
+        loop {
+            let found = if self.csv {
+                memchr::memchr2(b'\n', b'\r', &self.buf)
+            } else {
+                memchr::memchr(b'\n', &self.buf)
+            };
+            match found {
+                Some(i) if self.buf[i] == b'\n' || i + 1 < self.buf.len() || self.eof => {
+                    let end = if self.buf[i] == b'\r' && self.buf.get(i + 1) == Some(&b'\n') {
+                        i + 2
+                    } else {
+                        i + 1
+                    };
+                    self.buf.drain(..end);
+                    self.line += 1;
+                    return Ok(true);
+                }
+                // A `\r` at the end: keep it to see whether `\n` follows.
+                Some(i) => {
+                    self.buf.drain(..i);
+                }
+                None => self.buf.clear(),
+            }
+            if self.eof {
+                return Ok(false);
+            }
+            self.more()?;
+        }
+    }
+}
+
+/// The header of a CSV log: the columns the reader uses.
+fn read_header(
+    src: &mut Source,
+    set: &RuleSet,
+    opts: &ReadOptions,
+    path: &str,
+) -> Result<CsvLayout, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_string(),
+        source,
+    };
+    let (end, body, quotes) = loop {
+        match records::next_record(&src.buf, 0, src.eof, None) {
+            Step::Record { end: 0, .. } => {
+                return Err(ReadError::Format {
+                    path: path.to_string(),
+                    message:
+                        "the log is empty (expected a header line: case_id,activity,timestamp,…)"
+                            .into(),
+                });
+            }
+            // Empty lines before the header are no records.
+            Step::Record { end, body: 0, .. } => {
+                src.take(end);
+            }
+            Step::Record { end, body, quotes } => break (end, body, quotes),
+            Step::NeedMore => src.more().map_err(io)?,
+            Step::Bad { .. } | Step::Overlong => {
+                return Err(ReadError::Format {
+                    path: path.to_string(),
+                    message: format!(
+                        "line {}: the header line is longer than {} MiB or opens a quote that \
+                         never closes; the first line must name the columns \
+                         (case_id,activity,timestamp,…)",
+                        src.line,
+                        records::MAX_RECORD >> 20
+                    ),
+                });
+            }
+        }
+    };
+    let mut fields = Vec::new();
+    let mut scratch = Vec::new();
+    let base: &[u8] = if records::split(&src.buf[..body], quotes, &mut fields, &mut scratch) {
+        &scratch
+    } else {
+        &src.buf[..body]
+    };
+    let header: Vec<String> = fields
+        .iter()
+        .map(|&(a, b)| String::from_utf8_lossy(&base[a..b]).trim().to_string())
+        .collect();
+    src.take(end);
+    let mut cols = [0usize; 3];
+    for (slot, explicit, from_rules, defaults, what, flag) in [
+        (
+            0,
+            &opts.case_column,
+            &set.log.case,
+            CASE_NAMES,
+            "case id",
+            "--case-column",
+        ),
+        (
+            1,
+            &opts.activity_column,
+            &set.log.activity,
+            ACTIVITY_NAMES,
+            "activity",
+            "--activity-column",
+        ),
+        (
+            2,
+            &opts.timestamp_column,
+            &set.log.timestamp,
+            TIMESTAMP_NAMES,
+            "timestamp",
+            "--timestamp-column",
+        ),
+    ] {
+        cols[slot] = pick(
+            &header,
+            explicit.as_deref(),
+            from_rules.as_deref(),
+            defaults,
+            what,
+            flag,
+            path,
+        )?;
+    }
+    let [case, activity, timestamp] = cols;
+    let attrs = attribute_columns(&header, set);
+    let attr_names = attrs
+        .iter()
+        .zip(&set.slots.names)
+        .map(|(c, n)| c.map_or_else(|| n.clone(), |c| header[c].clone()))
+        .collect();
+    Ok(CsvLayout {
+        names: [
+            header[case].clone(),
+            header[activity].clone(),
+            header[timestamp].clone(),
+        ],
+        case,
+        activity,
+        timestamp,
+        attrs,
+        attr_names,
+        width: header.len(),
+    })
+}
+
+/// JSON Lines: the last line break in the buffer.
+fn jsonl_cut(buf: &[u8], eof: bool) -> records::Cut {
+    let at = if eof {
+        buf.len()
+    } else {
+        memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1)
+    };
+    records::Cut {
+        at,
+        bad: Vec::new(),
+        overlong: !eof && at == 0 && buf.len() > records::MAX_RECORD,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_chunked(
-    mut input: Box<dyn Read + Send>,
+    input: Box<dyn Read + Send>,
     path: &str,
     set: &RuleSet,
     opts: &ReadOptions,
@@ -605,101 +1004,33 @@ fn read_chunked(
         path: path.to_string(),
         source,
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + (1 << 16));
-    let mut eof = fill(&mut input, &mut buf, CHUNK).map_err(io)?;
-    if buf.starts_with(b"\xEF\xBB\xBF") {
-        buf.drain(..3);
+    let block = if opts.block_size == 0 {
+        CHUNK
+    } else {
+        opts.block_size
+    };
+    let mut src = Source {
+        input,
+        buf: Vec::with_capacity(block + (1 << 16)),
+        eof: false,
+        block,
+        line: 1,
+        csv,
+    };
+    src.more().map_err(io)?;
+    if src.buf.starts_with(b"\xEF\xBB\xBF") {
+        src.buf.drain(..3);
     }
-    let mut first_line = 1u64;
-    // CSV: the header.
-    let mut csv_layout = None;
-    if csv {
-        let end = loop {
-            if let Some(e) = record_end(&buf, true) {
-                break e;
-            }
-            if eof {
-                break buf.len();
-            }
-            let want = buf.len() + CHUNK;
-            eof = fill(&mut input, &mut buf, want).map_err(io)?;
-        };
-        if end == 0 {
-            return Err(ReadError::Format {
-                path: path.to_string(),
-                message: "the log is empty (expected a header line: case_id,activity,timestamp,…)"
-                    .into(),
-            });
-        }
-        let mut fields = Vec::new();
-        let mut scratch = Vec::new();
-        let base: &[u8] = if split_csv(&buf[..end], &mut fields, &mut scratch) {
-            &scratch
-        } else {
-            &buf[..end]
-        };
-        let header: Vec<String> = fields
-            .iter()
-            .map(|&(a, b)| String::from_utf8_lossy(&base[a..b]).trim().to_string())
-            .collect();
-        first_line += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
-        buf.drain(..end);
-        let mut cols = [0usize; 3];
-        for (slot, explicit, from_rules, defaults, what, flag) in [
-            (
-                0,
-                &opts.case_column,
-                &set.log.case,
-                CASE_NAMES,
-                "case id",
-                "--case-column",
-            ),
-            (
-                1,
-                &opts.activity_column,
-                &set.log.activity,
-                ACTIVITY_NAMES,
-                "activity",
-                "--activity-column",
-            ),
-            (
-                2,
-                &opts.timestamp_column,
-                &set.log.timestamp,
-                TIMESTAMP_NAMES,
-                "timestamp",
-                "--timestamp-column",
-            ),
-        ] {
-            cols[slot] = pick(
-                &header,
-                explicit.as_deref(),
-                from_rules.as_deref(),
-                defaults,
-                what,
-                flag,
-                path,
-            )?;
-        }
-        let [case, activity, timestamp] = cols;
-        let attrs = attribute_columns(&header, set);
-        csv_layout = Some(CsvLayout {
-            names: [
-                header[case].clone(),
-                header[activity].clone(),
-                header[timestamp].clone(),
-            ],
-            case,
-            activity,
-            timestamp,
-            attrs,
-            width: header.len(),
-        });
-    }
+    let csv_layout = if csv {
+        Some(read_header(&mut src, set, opts, path)?)
+    } else {
+        None
+    };
+    let width = csv_layout.as_ref().map(|l| l.width);
     // Size hint from the first block's line length (plain files only).
-    if size_hint > 0 && !buf.is_empty() {
-        let lines = memchr::memchr_iter(b'\n', &buf).count().max(1);
-        store.reserve((size_hint as f64 * lines as f64 / buf.len() as f64) as usize);
+    if size_hint > 0 && !src.buf.is_empty() {
+        let lines = memchr::memchr_iter(b'\n', &src.buf).count().max(1);
+        store.reserve((size_hint as f64 * lines as f64 / src.buf.len() as f64) as usize);
     }
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism()
@@ -711,6 +1042,9 @@ fn read_chunked(
     let (tx, rx) = crossbeam_channel::bounded::<Chunk>(threads * 2);
     let strict_line = AtomicU64::new(u64::MAX);
     let json_cols = JsonColumns::new(set, opts);
+    // Rows the cutter itself refuses (lines too long to hold).
+    let mut cutter = ReadStats::default();
+    let mut cutter_first: Option<RowError> = None;
     let results: Vec<(ReadStats, Option<RowError>)> = std::thread::scope(|s| {
         let mut handles = Vec::new();
         for _ in 0..threads {
@@ -736,69 +1070,38 @@ fn read_chunked(
             }));
         }
         drop(rx);
-        // This thread cuts blocks at record boundaries.
-        let mut failure = None;
-        loop {
-            let cut = if eof {
-                buf.len()
-            } else {
-                match last_record_end(&buf, csv) {
-                    Some(c) => c,
-                    None => {
-                        // One record longer than the block: read more.
-                        let want = buf.len() + CHUNK;
-                        match fill(&mut input, &mut buf, want) {
-                            Ok(e) => eof = e,
-                            Err(e) => {
-                                failure = Some(e);
-                                break;
-                            }
-                        }
-                        continue;
-                    }
-                }
+        let failure = cut_blocks(&mut src, csv, width, &tx, |line| {
+            let e = RowError {
+                line,
+                field: None,
+                value: None,
+                reason: Skip::LineTooLong,
+                message: format!(
+                    "the line is longer than {} MiB; it was skipped to its end",
+                    records::MAX_RECORD >> 20
+                ),
             };
-            if cut > 0 {
-                let rest = buf.split_off(cut);
-                let data = std::mem::replace(&mut buf, rest);
-                let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
-                let line = first_line;
-                first_line += lines;
-                if tx
-                    .send(Chunk {
-                        data,
-                        first_line: line,
-                    })
-                    .is_err()
-                {
-                    break;
+            if opts.strict {
+                strict_line.fetch_min(line, Ordering::Relaxed);
+                if cutter_first.as_ref().is_none_or(|f| f.line > line) {
+                    cutter_first = Some(e.clone());
                 }
             }
-            if eof {
-                break;
-            }
-            let want = buf.len() + CHUNK;
-            match fill(&mut input, &mut buf, want) {
-                Ok(e) => eof = e,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
+            cutter.skip(e);
+        });
         drop(tx);
         let out: Vec<_> = handles
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
             .collect();
-        if let Some(e) = failure {
-            return Err(e);
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(out),
         }
-        Ok(out)
     })
     .map_err(io)?;
-    let mut stats = ReadStats::default();
-    let mut first: Option<RowError> = None;
+    let mut stats = cutter;
+    let mut first = cutter_first;
     for (s, e) in results {
         merge_stats(&mut stats, s);
         if let Some(e) = e
@@ -815,6 +1118,8 @@ fn read_chunked(
     }
     stats.errors.sort_by_key(|e| e.line);
     stats.errors.truncate(MAX_ERRORS);
+    stats.trimmed_examples.sort_by_key(|t| t.line);
+    stats.trimmed_examples.truncate(MAX_TRIMMED_EXAMPLES);
     stats.columns = match csv_layout {
         Some(l) => l.names,
         None => json_cols.names.clone(),
@@ -822,7 +1127,55 @@ fn read_chunked(
     Ok(stats)
 }
 
+/// The cutter: sends the input in blocks that end at record boundaries (the one
+/// sequential pass that decides where records begin), calling `overlong(line)` for
+/// each line too long to hold. Returns a read failure, if any.
+fn cut_blocks(
+    src: &mut Source,
+    csv: bool,
+    width: Option<usize>,
+    tx: &crossbeam_channel::Sender<Chunk>,
+    mut overlong: impl FnMut(u64),
+) -> Option<std::io::Error> {
+    loop {
+        let cut = if csv {
+            records::cut(&src.buf, src.eof, width)
+        } else {
+            jsonl_cut(&src.buf, src.eof)
+        };
+        if cut.at > 0 {
+            let (data, first_line) = src.take(cut.at);
+            if tx
+                .send(Chunk {
+                    data,
+                    first_line,
+                    bad: cut.bad,
+                })
+                .is_err()
+            {
+                return None;
+            }
+        }
+        if cut.overlong {
+            overlong(src.line);
+            match src.skip_line() {
+                Ok(true) => continue,
+                Ok(false) => return None,
+                Err(e) => return Some(e),
+            }
+        }
+        if src.eof && src.buf.is_empty() {
+            return None;
+        }
+        if let Err(e) = src.more() {
+            return Some(e);
+        }
+    }
+}
+
 fn merge_stats(into: &mut ReadStats, s: ReadStats) {
+    into.rows += s.rows;
+    into.empty_lines += s.empty_lines;
     into.events += s.events;
     into.events_kept += s.events_kept;
     into.rows_skipped += s.rows_skipped;
@@ -833,11 +1186,27 @@ fn merge_stats(into: &mut ReadStats, s: ReadStats) {
     for (k, v) in s.unmapped_activities {
         *into.unmapped_activities.entry(k).or_default() += v;
     }
-    if into.seen_slots.len() < s.seen_slots.len() {
-        into.seen_slots.resize(s.seen_slots.len(), false);
+    for (k, v) in s.trimmed {
+        *into.trimmed.entry(k).or_default() += v;
     }
-    for (a, b) in into.seen_slots.iter_mut().zip(s.seen_slots) {
-        *a |= b;
+    into.trimmed_examples.extend(s.trimmed_examples);
+    into.span = match (into.span, s.span) {
+        (Some((a0, a1)), Some((b0, b1))) => Some((
+            if b0.0 < a0.0 { b0 } else { a0 },
+            if b1.0 > a1.0 { b1 } else { a1 },
+        )),
+        (a, b) => a.or(b),
+    };
+    for (into, from) in [
+        (&mut into.seen_slots, s.seen_slots),
+        (&mut into.expected_slots, s.expected_slots),
+    ] {
+        if into.len() < from.len() {
+            into.resize(from.len(), false);
+        }
+        for (a, b) in into.iter_mut().zip(from) {
+            *a |= b;
+        }
     }
 }
 
@@ -858,108 +1227,35 @@ fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> std::io::Result
     Ok(false)
 }
 
-/// End (after the newline) of the first record in `buf`, if complete.
-fn record_end(buf: &[u8], csv: bool) -> Option<usize> {
-    if !csv {
-        return memchr::memchr(b'\n', buf).map(|i| i + 1);
-    }
-    let mut quoted = false;
-    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
-        if buf[i] == b'"' {
-            quoted = !quoted;
-        } else if !quoted {
-            return Some(i + 1);
-        }
-    }
-    None
-}
-
-/// End of the last complete record in `buf` (CSV: a newline outside quotes).
-fn last_record_end(buf: &[u8], csv: bool) -> Option<usize> {
-    if !csv || memchr::memchr(b'"', buf).is_none() {
-        return memchr::memrchr(b'\n', buf).map(|i| i + 1);
-    }
-    let mut quoted = false;
-    let mut last = None;
-    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
-        if buf[i] == b'"' {
-            quoted = !quoted;
-        } else if !quoted {
-            last = Some(i + 1);
-        }
-    }
-    last
-}
-
 struct CsvLayout {
     names: [String; 3],
     case: usize,
     activity: usize,
     timestamp: usize,
     attrs: Vec<Option<usize>>,
+    /// Per slot: the column that carries it (for the read report).
+    attr_names: Vec<String>,
     width: usize,
 }
 
-/// Splits one CSV record into field ranges. Without quotes the ranges point into the
-/// record; with quotes the unescaped fields are written to `scratch` and the ranges
-/// point there. Returns true when the ranges index `scratch`.
-fn split_csv(rec: &[u8], fields: &mut Vec<(usize, usize)>, scratch: &mut Vec<u8>) -> bool {
-    fields.clear();
-    let rec = rec
-        .strip_suffix(b"\n")
-        .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
-        .unwrap_or(rec);
-    if memchr::memchr(b'"', rec).is_none() {
-        let mut start = 0;
-        for i in memchr::memchr_iter(b',', rec) {
-            fields.push((start, i));
-            start = i + 1;
-        }
-        fields.push((start, rec.len()));
-        return false;
+fn bad_record_error(why: BadRecord, width: usize) -> (Skip, String) {
+    match why {
+        BadRecord::Unterminated => (
+            Skip::Unterminated,
+            format!(
+                "a field opens with `\"` that does not close on this line, and what it would \
+                 swallow is not a record of {width} fields; a quote at the start of a field \
+                 must close it (write a literal quote inside a quoted field as `\"\"`)"
+            ),
+        ),
+        BadRecord::TooLong => (
+            Skip::LineTooLong,
+            format!(
+                "the record is longer than {} MiB",
+                records::MAX_RECORD >> 20
+            ),
+        ),
     }
-    scratch.clear();
-    let mut i = 0;
-    loop {
-        let start = scratch.len();
-        if rec.get(i) == Some(&b'"') {
-            i += 1;
-            while i < rec.len() {
-                if rec[i] == b'"' {
-                    if rec.get(i + 1) == Some(&b'"') {
-                        scratch.push(b'"');
-                        i += 2;
-                    } else {
-                        i += 1;
-                        break;
-                    }
-                } else {
-                    scratch.push(rec[i]);
-                    i += 1;
-                }
-            }
-            // Anything between the closing quote and the comma is kept verbatim.
-            while i < rec.len() && rec[i] != b',' {
-                scratch.push(rec[i]);
-                i += 1;
-            }
-        } else {
-            while i < rec.len() && rec[i] != b',' {
-                scratch.push(rec[i]);
-                i += 1;
-            }
-        }
-        fields.push((start, scratch.len()));
-        if i >= rec.len() {
-            break;
-        }
-        i += 1; // the comma
-        if i == rec.len() {
-            fields.push((scratch.len(), scratch.len()));
-            break;
-        }
-    }
-    true
 }
 
 fn parse_csv_chunk(
@@ -972,26 +1268,45 @@ fn parse_csv_chunk(
     let data = &chunk.data;
     let mut line = chunk.first_line;
     let mut pos = 0;
+    let mut bad = chunk.bad.iter().peekable();
     let cols = [
         l.names[0].as_str(),
         l.names[1].as_str(),
         l.names[2].as_str(),
     ];
     while pos < data.len() {
-        let end = record_end(&data[pos..], true)
-            .map(|e| pos + e)
-            .unwrap_or(data.len());
-        let rec = &data[pos..end];
-        let newlines = memchr::memchr_iter(b'\n', rec).count() as u64;
         let this_line = line;
-        line += newlines;
+        let step = match bad.peek() {
+            Some(&&(start, end, why)) if start == pos => {
+                bad.next();
+                Step::Bad { end, why }
+            }
+            _ => records::next_record(data, pos, true, None),
+        };
+        let (end, body, quotes) = match step {
+            Step::Record { end, body, quotes } => (end, body, quotes),
+            Step::Bad { end, why } => {
+                line += records::line_breaks(&data[pos..end]);
+                pos = end;
+                let (reason, message) = bad_record_error(why, l.width);
+                sink.error(this_line, None, reason, message);
+                continue;
+            }
+            // Not at the end of the input.
+            Step::Overlong | Step::NeedMore => break,
+        };
+        let rec = &data[pos..body];
+        line += if quotes {
+            records::line_breaks(&data[pos..end])
+        } else {
+            u64::from(body < end)
+        };
         pos = end;
-        let trimmed = rec.strip_suffix(b"\n").unwrap_or(rec);
-        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-        if trimmed.is_empty() {
+        if rec.is_empty() {
+            sink.stats.empty_lines += 1;
             continue;
         }
-        let base: &[u8] = if split_csv(rec, fields, scratch) {
+        let base: &[u8] = if records::split(rec, quotes, fields, scratch) {
             scratch
         } else {
             rec
@@ -1000,7 +1315,7 @@ fn parse_csv_chunk(
             sink.error(
                 this_line,
                 None,
-                "wrong number of fields",
+                Skip::WrongWidth,
                 format!("{} fields, the header has {}", fields.len(), l.width),
             );
             continue;
@@ -1014,7 +1329,7 @@ fn parse_csv_chunk(
             sink.error(
                 this_line,
                 None,
-                "not UTF-8",
+                Skip::NotUtf8,
                 "the row is not valid UTF-8 (save the file as UTF-8; GBK exports need converting)"
                     .into(),
             );
@@ -1027,7 +1342,15 @@ fn parse_csv_chunk(
                 .ok()
                 .map(std::borrow::Cow::Borrowed)
         };
-        sink.event(this_line, case, activity, ts, &cols, &mut attr);
+        sink.event(
+            this_line,
+            case,
+            activity,
+            ts,
+            &cols,
+            &l.attr_names,
+            &mut attr,
+        );
     }
 }
 
@@ -1038,6 +1361,8 @@ struct JsonColumns {
     timestamp: Vec<String>,
     /// Slot → JSON keys that feed it.
     attrs: Vec<Vec<String>>,
+    /// Slot → the key named in the read report.
+    attr_names: Vec<String>,
     names: [String; 3],
 }
 
@@ -1055,12 +1380,18 @@ impl JsonColumns {
         let activity = one(&opts.activity_column, &set.log.activity, ACTIVITY_NAMES);
         let timestamp = one(&opts.timestamp_column, &set.log.timestamp, TIMESTAMP_NAMES);
         let attrs = set.slot_keys();
+        let attr_names = attrs
+            .iter()
+            .zip(&set.slots.names)
+            .map(|(keys, n)| keys.first().unwrap_or(n).clone())
+            .collect();
         let names = [case[0].clone(), activity[0].clone(), timestamp[0].clone()];
         JsonColumns {
             case,
             activity,
             timestamp,
             attrs,
+            attr_names,
             names,
         }
     }
@@ -1081,21 +1412,22 @@ fn parse_jsonl_chunk(chunk: &Chunk, cols: &JsonColumns, sink: &mut Sink<'_>) {
         cols.names[1].as_str(),
         cols.names[2].as_str(),
     ];
-    for (k, raw) in chunk.data.split(|&b| b == b'\n').enumerate() {
+    let pieces = chunk.data.split(|&b| b == b'\n');
+    let last = memchr::memchr_iter(b'\n', &chunk.data).count();
+    for (k, raw) in pieces.enumerate() {
         let line = chunk.first_line + k as u64;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            // The piece after the final line break is no line.
+            if k < last || !raw.is_empty() {
+                sink.stats.empty_lines += 1;
+            }
             continue;
         }
         let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(raw) {
             Ok(o) => o,
             Err(e) => {
-                sink.error(
-                    line,
-                    None,
-                    "malformed JSON",
-                    format!("not a JSON object: {e}"),
-                );
+                sink.error(line, None, Skip::BadJson, format!("not a JSON object: {e}"));
                 continue;
             }
         };
@@ -1113,7 +1445,7 @@ fn parse_jsonl_chunk(chunk: &Chunk, cols: &JsonColumns, sink: &mut Sink<'_>) {
             sink.error(
                 line,
                 Some(names[missing]),
-                "missing field",
+                Skip::MissingField,
                 format!("the object has no `{}`", names[missing]),
             );
             continue;
@@ -1125,7 +1457,15 @@ fn parse_jsonl_chunk(chunk: &Chunk, cols: &JsonColumns, sink: &mut Sink<'_>) {
                 .find_map(|k| obj.get(k))
                 .and_then(json_text)
         };
-        sink.event(line, &case, &activity, &ts, &names, &mut attr);
+        sink.event(
+            line,
+            &case,
+            &activity,
+            &ts,
+            &names,
+            &cols.attr_names,
+            &mut attr,
+        );
     }
 }
 
@@ -1281,7 +1621,7 @@ fn read_xes(
                                 sink.error(
                                     no,
                                     Some("time:timestamp"),
-                                    "missing field",
+                                    Skip::MissingField,
                                     format!("event {no} of trace `{case}` has no time:timestamp"),
                                 );
                                 continue;
@@ -1294,7 +1634,7 @@ fn read_xes(
                                     .or_else(|| trace_attrs.get(slot as usize).cloned().flatten())
                                     .map(std::borrow::Cow::Owned)
                             };
-                            sink.event(no, &case, &act, &ts, &cols, &mut attr);
+                            sink.event(no, &case, &act, &ts, &cols, &set.slots.names, &mut attr);
                         }
                         sink.flush();
                         if opts.strict && sink.first_error.is_some() {

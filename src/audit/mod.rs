@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod expr;
 pub mod generate;
 pub mod log;
+pub mod records;
 pub mod rules;
 pub mod time;
 pub mod values;
@@ -19,7 +20,7 @@ pub mod values;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use engine::{Case, Checker, Ev, Scratch, Verdict};
 use log::{ReadError, ReadOptions, ReadStats, Store};
@@ -28,8 +29,12 @@ use time::Micros;
 
 pub const RESULT_SCHEMA: &str = "biaozhun.workflow-result/1";
 
+/// Share of data rows that may be skipped before the verdicts are withheld, unless
+/// an audit sets its own: 0.1 %.
+pub const DEFAULT_MAX_SKIPPED: f64 = 0.001;
+
 /// What to check and how.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuditOptions {
     pub read: ReadOptions,
     /// Cases whose first event lies in `[from, to)` are checked; the rest are counted
@@ -38,6 +43,21 @@ pub struct AuditOptions {
     pub to: Option<Micros>,
     /// Offset used to display the period bounds.
     pub display_offset: i32,
+    /// Largest share of data rows that may be skipped (0.001 = 0.1 %); above it,
+    /// no verdict but 不符合 stands: 数据不完整，不予结论.
+    pub max_skipped: f64,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            read: ReadOptions::default(),
+            from: None,
+            to: None,
+            display_offset: 0,
+            max_skipped: DEFAULT_MAX_SKIPPED,
+        }
+    }
 }
 
 /// The result of checking one log against one rule set.
@@ -45,12 +65,138 @@ pub struct AuditOptions {
 pub struct WorkflowResult {
     pub schema: &'static str,
     pub log: LogInfo,
+    /// Whether the data supports the verdicts, and why not.
+    pub data: DataQuality,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub period: Option<Period>,
     pub cases: CaseCounts,
     pub rule_files: Vec<String>,
     pub rules: Vec<RuleResult>,
     pub clauses: Vec<ClauseResult>,
+}
+
+/// Whether a log read well enough for its verdicts to stand.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataQuality {
+    /// Every verdict stands. When false, clauses without a violation are
+    /// 数据不完整，不予结论 (or 未评价 when no order was checked at all); a violation
+    /// found is a violation still.
+    pub conclusive: bool,
+    /// No order was checked (an empty log, or none in the period).
+    pub no_data: bool,
+    /// More rows were skipped than the audit allows.
+    pub too_many_skipped: bool,
+    pub rows: u64,
+    pub rows_skipped: u64,
+    pub skipped_rate: f64,
+    pub max_skipped_rate: f64,
+    /// Attributes the rules read that the log does not carry: the rules that read
+    /// them give no verdict.
+    pub missing_attributes: Vec<String>,
+    /// Why the verdicts do not all stand, one sentence each (Chinese, for people).
+    pub reasons: Vec<String>,
+}
+
+impl DataQuality {
+    /// Judges a read: too many skipped rows, no order in the period, or a column the
+    /// rules need that the log lacks.
+    pub fn assess(stats: &ReadStats, checked_cases: u64, max_skipped: f64) -> DataQuality {
+        let rate = stats.skipped_rate();
+        let no_data = checked_cases == 0;
+        let too_many_skipped = stats.rows_skipped > 0 && rate > max_skipped;
+        let missing_attributes = if no_data {
+            Vec::new()
+        } else {
+            stats.attributes_missing.clone()
+        };
+        let mut reasons = Vec::new();
+        if no_data {
+            reasons.push(if stats.rows == 0 {
+                "日志中没有数据行，无从评价".to_string()
+            } else {
+                format!("审核期间内没有可检查的订单（共读取 {} 行数据）", stats.rows)
+            });
+        }
+        if too_many_skipped {
+            reasons.push(format!(
+                "{} 行数据无法读取而被跳过，占 {}，超过允许的 {}",
+                stats.rows_skipped,
+                percent(rate),
+                percent(max_skipped)
+            ));
+        }
+        if !missing_attributes.is_empty() {
+            reasons.push(format!(
+                "日志缺少规则所需的字段：{}；依赖这些字段的规则不予结论",
+                missing_attributes.join("、")
+            ));
+        }
+        DataQuality {
+            conclusive: reasons.is_empty(),
+            no_data,
+            too_many_skipped,
+            rows: stats.rows,
+            rows_skipped: stats.rows_skipped,
+            skipped_rate: rate,
+            max_skipped_rate: max_skipped,
+            missing_attributes,
+            reasons,
+        }
+    }
+}
+
+/// A percentage as typed (`0.1`, `0.1%`, `０．５％`) as a share (0.001), if it is a
+/// number from 0 to 100.
+pub fn parse_percent(s: &str) -> Option<f64> {
+    let s: String = s
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '．' => '.',
+            c => c,
+        })
+        .collect();
+    let p: f64 = s.trim_end_matches(['%', '％']).trim().parse().ok()?;
+    (0.0..=100.0).contains(&p).then_some(p / 100.0)
+}
+
+/// A share as people write it: 0.1 %, 2.35 %, 100 %.
+pub fn percent(x: f64) -> String {
+    let p = x * 100.0;
+    let s = if p == 0.0 || p >= 10.0 {
+        format!("{p:.1}")
+    } else if p >= 0.1 {
+        format!("{p:.2}")
+    } else {
+        format!("{p:.3}")
+    };
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s} %")
+}
+
+/// One data source's read report, as an audit stores and shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// The file read (its name, not where it lives).
+    pub file: String,
+    pub stats: ReadStats,
+    pub cases: CaseCounts,
+    pub data: DataQuality,
+}
+
+impl SourceReport {
+    pub fn of(w: &WorkflowResult) -> SourceReport {
+        SourceReport {
+            file: Path::new(&w.log.path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| w.log.path.clone()),
+            stats: w.log.stats.clone(),
+            cases: w.cases.clone(),
+            data: w.data.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,7 +215,7 @@ pub struct Period {
     pub to: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CaseCounts {
     pub total: u64,
     pub checked: u64,
@@ -104,6 +250,9 @@ pub struct RuleResult {
     pub violations: u64,
     /// Every violating case, sorted by case id.
     pub violating_cases: Vec<Violation>,
+    /// Attributes this rule reads that the log lacks: no verdict but a violation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +292,11 @@ pub enum ClauseVerdict {
     Conforming,
     /// No case activated any rule of the clause: no evidence either way.
     NotExercised,
+    /// No violation found, but the data is incomplete (too many rows skipped, or a
+    /// column the rules read is missing): 数据不完整，不予结论.
+    Incomplete,
+    /// No order was checked at all (an empty log, or none in the period).
+    NotEvaluated,
 }
 
 impl ClauseVerdict {
@@ -151,6 +305,8 @@ impl ClauseVerdict {
             ClauseVerdict::Nonconforming => "不符合",
             ClauseVerdict::Conforming => "符合",
             ClauseVerdict::NotExercised => "未触发",
+            ClauseVerdict::Incomplete => "数据不完整，不予结论",
+            ClauseVerdict::NotEvaluated => "未评价",
         }
     }
 }
@@ -204,7 +360,8 @@ pub fn check_log(
     );
     let (accs, counts) = check_shards(shards, &checker, &set, opts);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "checked");
-    Ok(build_result(path, &set, stats, accs, counts, opts))
+    let data = DataQuality::assess(&stats, counts.checked, opts.max_skipped);
+    Ok(build_result(path, &set, stats, data, accs, counts, opts))
 }
 
 fn check_shards(
@@ -367,6 +524,7 @@ fn build_result(
     path: &Path,
     set: &RuleSet,
     stats: ReadStats,
+    data: DataQuality,
     accs: Vec<Acc>,
     cases: CaseCounts,
     opts: &AuditOptions,
@@ -401,6 +559,13 @@ fn build_result(
             activations: a.activations,
             violations: a.violations,
             violating_cases: a.cases,
+            missing: r
+                .slots()
+                .into_iter()
+                .filter_map(|slot| set.slots.names.get(slot as usize))
+                .filter(|n| data.missing_attributes.contains(n))
+                .cloned()
+                .collect(),
         })
         .collect();
     let mut by_clause: BTreeMap<String, Vec<&RuleResult>> = BTreeMap::new();
@@ -416,8 +581,12 @@ fn build_result(
                 .iter()
                 .flat_map(|r| r.violating_cases.iter().map(|v| v.case.as_str()))
                 .collect();
-            let verdict = if !violating.is_empty() {
+            let verdict = if data.no_data {
+                ClauseVerdict::NotEvaluated
+            } else if !violating.is_empty() {
                 ClauseVerdict::Nonconforming
+            } else if data.too_many_skipped || rs.iter().any(|r| !r.missing.is_empty()) {
+                ClauseVerdict::Incomplete
             } else if rs.iter().any(|r| r.activated > 0) {
                 ClauseVerdict::Conforming
             } else {
@@ -450,6 +619,7 @@ fn build_result(
             path: path.display().to_string(),
             stats,
         },
+        data,
         period,
         cases,
         rule_files: set.files.clone(),

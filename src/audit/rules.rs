@@ -672,6 +672,25 @@ impl RuleSet {
     }
 }
 
+impl Rule {
+    /// The attribute slots this rule reads (its conditions and correlation).
+    pub fn slots(&self) -> Vec<u16> {
+        let mut out = Vec::new();
+        for e in [
+            self.activation.when.as_ref(),
+            self.target.as_ref().and_then(|t| t.when.as_ref()),
+            self.correlation.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            collect_slots(e, &mut out);
+        }
+        out.sort_unstable();
+        out
+    }
+}
+
 fn collect_slots(e: &Expr, out: &mut Vec<u16>) {
     expr::walk(e, &mut |x| {
         if let Expr::Attr(_, s) = x

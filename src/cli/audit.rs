@@ -128,6 +128,10 @@ pub struct RunArgs {
     /// The user the audit is recorded under (an auditor or admin).
     #[arg(long = "as", value_name = "USERNAME", default_value = "admin")]
     pub user: String,
+    /// Share of unreadable log rows tolerated before the process clauses get no
+    /// verdict (数据不完整，不予结论), in percent.
+    #[arg(long, value_name = "PERCENT", default_value = "0.1", value_parser = percent)]
+    pub max_skipped: f64,
     #[command(flatten)]
     pub db: DbArgs,
     #[arg(long)]
@@ -201,6 +205,10 @@ pub struct WorkflowArgs {
     /// Fail on the first bad row instead of skipping and counting it.
     #[arg(long)]
     pub strict: bool,
+    /// Share of unreadable rows tolerated, in percent; above it no clause is 符合
+    /// (数据不完整，不予结论) and the exit status is 3.
+    #[arg(long, value_name = "PERCENT", default_value = "0.1", value_parser = percent)]
+    pub max_skipped: f64,
     /// Print the whole result as one JSON document (every violating case).
     #[arg(long)]
     pub json: bool,
@@ -216,6 +224,11 @@ pub struct WorkflowArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+fn percent(s: &str) -> std::result::Result<f64, String> {
+    audit::parse_percent(s)
+        .ok_or_else(|| format!("`{s}` is not a percentage from 0 to 100 (e.g. 0.1)"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -402,10 +415,9 @@ fn checks_cmd(args: ChecksArgs, out: &mut dyn Write) -> Result<ExitCode> {
                         _ => r.failed.to_string(),
                     },
                     match r.outcome {
-                        Outcome::Pass => "符合".into(),
                         Outcome::Fail => format!("不符合（{}）", r.severity.label()),
-                        Outcome::NoData => "未评价".into(),
                         Outcome::Manual => "待现场检查".into(),
+                        o => o.label().into(),
                     },
                     truncate(&r.title, 36),
                 ]
@@ -578,6 +590,7 @@ fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
         - 1;
     let platform = load_platform(args.data.as_ref(), &args.live)?;
     let mut results = evaluate(&set, &platform, at_end);
+    let mut sources = Vec::new();
     let log = args.log.clone().or_else(|| {
         args.data
             .as_deref()
@@ -591,10 +604,16 @@ fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
             .first()
             .cloned()
             .unwrap_or_else(|| PathBuf::from("audits"));
-        results.extend(
-            crate::audit::checks::run_workflow(&rules, log, &standards, from, at_end + 1)
-                .map_err(CliError::Usage)?,
-        );
+        let (workflow, report) = crate::audit::checks::run_workflow(
+            &rules,
+            log,
+            &standards,
+            (from, at_end + 1),
+            args.max_skipped,
+        )
+        .map_err(CliError::Usage)?;
+        results.extend(workflow);
+        sources.extend(report);
     }
     let clauses = clause_outcomes(&results);
     let rt = runtime()?;
@@ -619,12 +638,13 @@ fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
                     period_from: &args.from,
                     period_to: &args.to,
                     outlets: &[],
+                    max_skipped: args.max_skipped,
                 },
                 &user,
             )
             .await
             .map_err(|e| CliError::Usage(e.to_string()))?;
-        db.record_run(audit.id, &platform.snapshot, &results, &clauses)
+        db.record_run(audit.id, &platform.snapshot, &results, &clauses, &sources)
             .await
             .map_err(|e| CliError::Usage(e.to_string()))?;
         Ok::<_, CliError>(audit)
@@ -635,26 +655,36 @@ fn run_cmd(args: RunArgs, out: &mut dyn Write) -> Result<ExitCode> {
             out,
             &serde_json::json!({
                 "audit": audit.id, "snapshot": platform.snapshot,
-                "checks": results.len(), "clauses": clauses,
+                "checks": results.len(), "clauses": clauses, "sources": sources,
             }),
         )?;
     } else {
         writeln!(
             out,
-            "audit #{} “{}”: {} checks, {} clauses — {} 符合, {} 不符合, {} 待现场检查, {} 未评价; see `biaozhun audit show {}`",
+            "audit #{} “{}”: {} checks, {} clauses — {} 符合, {} 不符合, {} 数据不完整, {} 待现场检查, {} 未评价; see `biaozhun audit show {}`",
             audit.id,
             audit.name,
             results.len(),
             clauses.len(),
             count("符合"),
             count("不符合"),
+            count("数据不完整"),
             count("待现场检查"),
             count("未评价"),
             audit.id
         )
         .map_err(write_err)?;
+        for src in &sources {
+            for reason in &src.data.reasons {
+                writeln!(out, "数据不完整（{}）：{reason}", src.file).map_err(write_err)?;
+            }
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if sources.iter().all(|s| s.data.conclusive) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }
 
 fn show_cmd(args: ShowArgs, out: &mut dyn Write) -> Result<ExitCode> {
@@ -695,6 +725,14 @@ fn show_cmd(args: ShowArgs, out: &mut dyn Write) -> Result<ExitCode> {
         audit.snapshot.get(..12).unwrap_or("—")
     )
     .map_err(write_err)?;
+    for src in &audit.sources {
+        for line in read_report_lines(&src.file, &src.stats, &src.cases) {
+            writeln!(out, "{line}").map_err(write_err)?;
+        }
+        for reason in &src.data.reasons {
+            writeln!(out, "  数据不完整：{reason}").map_err(write_err)?;
+        }
+    }
     let rows: Vec<Vec<String>> = verdicts
         .iter()
         .map(|v| {
@@ -908,10 +946,12 @@ fn workflow(args: WorkflowArgs, out: &mut dyn Write) -> Result<ExitCode> {
             default_offset,
             strict: args.strict,
             threads: args.threads,
+            block_size: 0,
         },
         from,
         to,
         display_offset: period_offset,
+        max_skipped: args.max_skipped,
     };
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new(0);
@@ -967,7 +1007,9 @@ fn workflow(args: WorkflowArgs, out: &mut dyn Write) -> Result<ExitCode> {
         )
         .map_err(write_err)?;
     }
-    Ok(if violated {
+    Ok(if !result.data.conclusive {
+        ExitCode::from(3)
+    } else if violated {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -975,73 +1017,19 @@ fn workflow(args: WorkflowArgs, out: &mut dyn Write) -> Result<ExitCode> {
 }
 
 fn print_result(out: &mut dyn Write, r: &WorkflowResult, show: usize) -> Result<()> {
-    let s = &r.log.stats;
     let w = |out: &mut dyn Write, text: String| writeln!(out, "{text}").map_err(write_err);
-    w(
-        out,
-        format!(
-            "log {}: {} events ({} used by the rules), {} cases{}",
-            r.log.path,
-            s.events,
-            s.events_kept,
-            r.cases.total,
-            if r.cases.outside_period > 0 {
-                format!(
-                    ", {} checked, {} outside the period",
-                    r.cases.checked, r.cases.outside_period
-                )
-            } else {
-                String::new()
-            }
-        ),
-    )?;
-    if s.rows_skipped > 0 {
-        let reasons: Vec<String> = s
-            .skipped_by_reason
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
-        w(
-            out,
-            format!(
-                "skipped {} bad rows ({})",
-                s.rows_skipped,
-                reasons.join(", ")
-            ),
-        )?;
-        for e in s.errors.iter().take(5) {
-            w(out, format!("  {}:{}", r.log.path, e))?;
-        }
-        if s.errors.len() > 5 {
-            w(
-                out,
-                format!(
-                    "  … (all {} kept in --json output; --strict fails on the first)",
-                    s.errors.len()
-                ),
-            )?;
-        }
+    for line in read_report_lines(&r.log.path, &r.log.stats, &r.cases) {
+        w(out, line)?;
     }
-    if !s.unmapped_activities.is_empty() {
-        let names: Vec<String> = s
-            .unmapped_activities
-            .iter()
-            .take(10)
-            .map(|(k, v)| format!("{k} ({v})"))
-            .collect();
+    if !r.data.conclusive {
         w(
             out,
-            format!("activities no rule mentions: {}", names.join(", ")),
+            "data incomplete: verdicts other than 不符合 are withheld (数据不完整，不予结论 / 未评价):"
+                .into(),
         )?;
-    }
-    if !s.attributes_never_seen.is_empty() {
-        w(
-            out,
-            format!(
-                "warning: attributes the rules read but no event carries: {} (conditions on them are never true; map columns with `log.attributes`)",
-                s.attributes_never_seen.join(", ")
-            ),
-        )?;
+        for reason in &r.data.reasons {
+            w(out, format!("  - {reason}"))?;
+        }
     }
     w(out, String::new())?;
     let rows: Vec<Vec<String>> = r
@@ -1132,27 +1120,99 @@ fn print_result(out: &mut dyn Write, r: &WorkflowResult, show: usize) -> Result<
             )?;
         }
     }
-    let bad = r
-        .clauses
-        .iter()
-        .filter(|c| c.verdict == ClauseVerdict::Nonconforming)
-        .count();
+    let count = |v: ClauseVerdict| r.clauses.iter().filter(|c| c.verdict == v).count();
+    let mut parts = vec![
+        format!("{} 不符合", count(ClauseVerdict::Nonconforming)),
+        format!("{} 符合", count(ClauseVerdict::Conforming)),
+        format!("{} 未触发", count(ClauseVerdict::NotExercised)),
+    ];
+    for v in [ClauseVerdict::Incomplete, ClauseVerdict::NotEvaluated] {
+        if count(v) > 0 {
+            parts.push(format!("{} {}", count(v), v.label()));
+        }
+    }
     w(
         out,
-        format!(
-            "\n{} clause(s): {} 不符合, {} 符合, {} 未触发",
-            r.clauses.len(),
-            bad,
-            r.clauses
-                .iter()
-                .filter(|c| c.verdict == ClauseVerdict::Conforming)
-                .count(),
-            r.clauses
-                .iter()
-                .filter(|c| c.verdict == ClauseVerdict::NotExercised)
-                .count(),
-        ),
+        format!("\n{} clause(s): {}", r.clauses.len(), parts.join(", ")),
     )
+}
+
+/// The read report of a log, for the terminal: what was read, skipped and why,
+/// trimmed, and when.
+pub(super) fn read_report_lines(
+    path: &str,
+    s: &audit::log::ReadStats,
+    cases: &audit::CaseCounts,
+) -> Vec<String> {
+    let mut out = vec![format!(
+        "log {path}: {} rows, {} events ({} used by the rules), {} cases{}",
+        s.rows,
+        s.events,
+        s.events_kept,
+        cases.total,
+        if cases.outside_period > 0 {
+            format!(
+                ", {} checked, {} outside the period",
+                cases.checked, cases.outside_period
+            )
+        } else {
+            String::new()
+        }
+    )];
+    if let (Some(a), Some(b)) = (&s.first_event, &s.last_event) {
+        out.push(format!("events from {a} to {b}"));
+    }
+    if s.rows_skipped > 0 {
+        let reasons: Vec<String> = s
+            .skipped_by_reason
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        out.push(format!(
+            "skipped {} bad rows ({}), {} of the rows",
+            s.rows_skipped,
+            reasons.join(", "),
+            audit::percent(s.skipped_rate())
+        ));
+        for e in s.errors.iter().take(5) {
+            out.push(format!("  {path}:{e}"));
+        }
+        if s.errors.len() > 5 {
+            out.push(format!(
+                "  … (the first {} are in --json output; --strict fails on the first)",
+                s.errors.len()
+            ));
+        }
+    }
+    if s.trimmed_total() > 0 {
+        let by: Vec<String> = s.trimmed.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let example = s
+            .trimmed_examples
+            .first()
+            .map(|t| format!("; e.g. line {}, {}: `{}`", t.line, t.field, t.raw))
+            .unwrap_or_default();
+        out.push(format!(
+            "trimmed white space around {} values ({}){example}",
+            s.trimmed_total(),
+            by.join(", ")
+        ));
+    }
+    if !s.unmapped_activities.is_empty() {
+        let names: Vec<String> = s
+            .unmapped_activities
+            .iter()
+            .take(10)
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect();
+        out.push(format!("activities no rule mentions: {}", names.join(", ")));
+    }
+    if !s.attributes_never_seen.is_empty() {
+        out.push(format!(
+            "warning: attributes the rules read but no event carries: {} (conditions on them are never true; map columns with `log.attributes`)",
+            s.attributes_never_seen.join(", ")
+        ));
+    }
+    out
 }
 
 fn csv_field(s: &str) -> String {

@@ -32,6 +32,9 @@ pub enum Verdict {
     NotApplicable,
     /// 未评价
     NotAssessed,
+    /// 数据不完整，不予结论: derived only, when the data a check read is incomplete;
+    /// like 未评价 it is outside the conformance rate.
+    Incomplete,
 }
 
 impl Verdict {
@@ -50,6 +53,7 @@ impl Verdict {
             Verdict::Observation => "observation",
             Verdict::NotApplicable => "not_applicable",
             Verdict::NotAssessed => "not_assessed",
+            Verdict::Incomplete => "incomplete",
         }
     }
 
@@ -60,9 +64,38 @@ impl Verdict {
             Verdict::Observation => "观察项",
             Verdict::NotApplicable => "不适用",
             Verdict::NotAssessed => "未评价",
+            Verdict::Incomplete => "数据不完整，不予结论",
         }
     }
 
+    /// Every verdict a clause can have: the auditor's choices ([`Verdict::ALL`]) and
+    /// the derived 数据不完整.
+    pub const EVERY: [Verdict; 6] = [
+        Verdict::Conform,
+        Verdict::Nonconform,
+        Verdict::Observation,
+        Verdict::NotApplicable,
+        Verdict::NotAssessed,
+        Verdict::Incomplete,
+    ];
+
+    /// The label for counts and tables (数据不完整 without its explanation).
+    pub fn short_label(self) -> &'static str {
+        match self {
+            Verdict::Incomplete => "数据不完整",
+            v => v.label(),
+        }
+    }
+
+    /// A stored verdict (unknown values read as 未评价).
+    pub fn from_stored(s: &str) -> Verdict {
+        Verdict::EVERY
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .unwrap_or(Verdict::NotAssessed)
+    }
+
+    /// An auditor's choice, by key or label.
     pub fn parse(s: &str) -> Option<Verdict> {
         Verdict::ALL
             .into_iter()
@@ -114,6 +147,11 @@ pub struct Audit {
     /// SHA-256 of the platform data the last run read.
     pub snapshot: String,
     pub ran_at: Option<i64>,
+    /// Share of unreadable rows tolerated before the verdicts on that data are
+    /// withheld (0.001 = 0.1 %).
+    pub max_skipped: f64,
+    /// What the last run read from each data source (the order log's read report).
+    pub sources: Vec<crate::audit::SourceReport>,
 }
 
 /// What a new audit is about.
@@ -123,6 +161,9 @@ pub struct NewAudit<'a> {
     pub period_from: &'a str,
     pub period_to: &'a str,
     pub outlets: &'a [String],
+    /// Share of unreadable rows tolerated (`audit::DEFAULT_MAX_SKIPPED` unless the
+    /// auditor sets another).
+    pub max_skipped: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,7 +204,12 @@ pub struct Finding {
     pub created_at: i64,
 }
 
-const AUDIT_COLUMNS: &str = "id, name, standards, period_from, period_to, outlets, state, created_by, created_at, closed_by, closed_at, revision, revises, revision_reason, snapshot, ran_at";
+const AUDIT_COLUMNS: &str = "id, name, standards, period_from, period_to, outlets, state, created_by, created_at, closed_by, closed_at, revision, revises, revision_reason, snapshot, ran_at, max_skipped_ppm, sources";
+
+/// The tolerated share of unreadable rows is stored per million.
+fn ppm(rate: f64) -> i64 {
+    (rate * 1e6).round() as i64
+}
 
 fn split(s: String) -> Vec<String> {
     s.split('|')
@@ -190,6 +236,9 @@ fn audit_from(r: &sqlx::any::AnyRow) -> Result<Audit, sqlx::Error> {
         revision_reason: r.try_get("revision_reason")?,
         snapshot: r.try_get("snapshot")?,
         ran_at: r.try_get("ran_at")?,
+        max_skipped: r.try_get::<i64, _>("max_skipped_ppm")? as f64 / 1e6,
+        // Written only by `record_run`; an unreadable value shows as no report.
+        sources: serde_json::from_str(&r.try_get::<String, _>("sources")?).unwrap_or_default(),
     })
 }
 
@@ -197,6 +246,7 @@ fn auto_verdict(v: &str) -> Verdict {
     match v {
         "符合" => Verdict::Conform,
         "不符合" => Verdict::Nonconform,
+        "数据不完整" => Verdict::Incomplete,
         _ => Verdict::NotAssessed,
     }
 }
@@ -258,9 +308,14 @@ impl Db {
         if a.period_from > a.period_to {
             return Err(AuditError::Invalid("审核期间的开始日期晚于结束日期".into()));
         }
+        if !(0.0..=1.0).contains(&a.max_skipped) {
+            return Err(AuditError::Invalid(
+                "允许跳过的数据行比例须在 0 % 到 100 % 之间".into(),
+            ));
+        }
         let row = sqlx::query(
-            "INSERT INTO audits (name, standards, period_from, period_to, outlets, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO audits (name, standards, period_from, period_to, outlets, created_by, created_at, max_skipped_ppm) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(name)
         .bind(a.standards.join("|"))
@@ -269,6 +324,7 @@ impl Db {
         .bind(a.outlets.join("|"))
         .bind(by.id)
         .bind(now())
+        .bind(ppm(a.max_skipped))
         .fetch_one(&self.pool)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -308,13 +364,19 @@ impl Db {
     /// Stores a run of the automated checks: their results replace the previous
     /// run's, and each clause gets the derived verdict unless an auditor has set
     /// it. All in one transaction, refused once the audit is closed.
+    /// Records one run of the automated checks: `snapshot` (SHA-256 of the platform
+    /// data read), each check's result, the derived clause verdicts, and what each
+    /// data source read (`sources`, the order log's read report).
     pub async fn record_run(
         &self,
         id: i64,
         snapshot: &str,
         results: &[CheckResult],
         clauses: &[ClauseOutcome],
+        sources: &[crate::audit::SourceReport],
     ) -> Result<(), AuditError> {
+        let sources = serde_json::to_string(sources)
+            .map_err(|e| AuditError::Invalid(format!("cannot encode read report: {e}")))?;
         let mut tx = self.pool.begin().await?;
         lock_open(&mut tx, id).await?;
         sqlx::query("DELETE FROM audit_results WHERE audit_id = $1")
@@ -372,9 +434,10 @@ impl Db {
                 .await?;
             }
         }
-        sqlx::query("UPDATE audits SET snapshot = $1, ran_at = $2 WHERE id = $3")
+        sqlx::query("UPDATE audits SET snapshot = $1, ran_at = $2, sources = $3 WHERE id = $4")
             .bind(snapshot)
             .bind(t)
+            .bind(sources)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -450,7 +513,7 @@ impl Db {
                 let v: String = r.try_get("verdict")?;
                 Ok(ClauseVerdict {
                     clause: r.try_get("clause")?,
-                    verdict: Verdict::parse(&v).unwrap_or(Verdict::NotAssessed),
+                    verdict: Verdict::from_stored(&v),
                     severity: r.try_get("severity")?,
                     justification: r.try_get("justification")?,
                     source: r.try_get("source")?,
@@ -512,7 +575,7 @@ impl Db {
                 Ok(ItemResult {
                     item_id: r.try_get("item_id")?,
                     target: r.try_get("target")?,
-                    verdict: Verdict::parse(&v).unwrap_or(Verdict::NotAssessed),
+                    verdict: Verdict::from_stored(&v),
                     note: r.try_get("note")?,
                     updated_at: r.try_get("updated_at")?,
                 })
@@ -688,8 +751,8 @@ impl Db {
         }
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO audits (name, standards, period_from, period_to, outlets, created_by, created_at, revision, revises, revision_reason, snapshot, ran_at) \
-             SELECT name, standards, period_from, period_to, outlets, $1, $2, revision + 1, id, $3, snapshot, ran_at FROM audits WHERE id = $4 \
+            "INSERT INTO audits (name, standards, period_from, period_to, outlets, created_by, created_at, revision, revises, revision_reason, snapshot, ran_at, max_skipped_ppm, sources) \
+             SELECT name, standards, period_from, period_to, outlets, $1, $2, revision + 1, id, $3, snapshot, ran_at, max_skipped_ppm, sources FROM audits WHERE id = $4 \
              RETURNING id",
         )
         .bind(by.id)

@@ -60,15 +60,20 @@ pub fn parse_log(text: &str, name: &str, shown: &str) -> Result<Vec<NewEvent>, S
             .map(String::from)
             .collect();
         let mut rows = Vec::new();
-        for (i, rec) in rd.records().enumerate() {
-            let rec = rec.map_err(|e| format!("{shown}:{}: {e}", i + 2))?;
+        for rec in rd.records() {
+            // The line a record starts on (a quoted field may span lines).
+            let rec = rec.map_err(|e| match e.position() {
+                Some(p) => format!("{shown}:{}: {e}", p.line()),
+                None => format!("{shown}: {e}"),
+            })?;
+            let line = rec.position().map_or(0, |p| p.line() as usize);
             let m: Map<String, Value> = header
                 .iter()
                 .zip(rec.iter())
-                .filter(|(_, v)| !v.is_empty())
-                .map(|(h, v)| (h.clone(), Value::String(v.to_string())))
+                .filter(|(_, v)| !v.trim().is_empty())
+                .map(|(h, v)| (h.clone(), Value::String(v.trim().to_string())))
                 .collect();
-            rows.push((i + 2, m));
+            rows.push((line, m));
         }
         rows
     };

@@ -12,12 +12,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use crate::audit::checks::CheckSet;
+use crate::audit::checks::{CheckSet, ManualItem, MetricCheck, RecordCheck};
 use crate::audit::evidence::EvidenceStore;
 use crate::audit::rules::Rule;
 use crate::db::Db;
-use crate::db::audits::{Audit, AuditError, ClauseVerdict, Verdict};
+use crate::db::audits::{
+    Audit, AuditError, CheckResultRow, ClauseVerdict, Evidence, Finding, ItemResult, Verdict,
+};
 use crate::standard::{Collection, ProvisionType, slug_of_id};
+
+use super::source::SourceView;
 
 /// Where a report's facts come from.
 pub struct Sources<'a> {
@@ -89,10 +93,14 @@ pub struct Summary {
     pub rate_level: String,
     /// The audit's overall conclusion, one sentence (see [`conclusion`]).
     pub conclusion: String,
+    /// When a data source read incompletely: which, and why its verdicts are
+    /// withheld (empty otherwise).
+    pub data_warning: String,
     /// Clauses with a verdict other than 不适用 / 未评价.
     pub assessed: usize,
     pub total: usize,
-    /// Per verdict: (label, count), in [`Verdict::ALL`] order.
+    /// Per verdict: (label, count), in [`Verdict::EVERY`] order (数据不完整 only
+    /// when some clause has it).
     pub counts: Vec<Count>,
     /// Nonconforming clauses by severity.
     pub major: usize,
@@ -124,6 +132,7 @@ pub struct StandardRate {
     pub observation: usize,
     pub not_applicable: usize,
     pub not_assessed: usize,
+    pub incomplete: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +152,8 @@ pub struct Method {
     pub metric_checks: usize,
     pub manual_items: usize,
     pub sources: Vec<DataSource>,
+    /// What was read from each data source (the order log's read report).
+    pub reads: Vec<SourceView>,
     pub sampling: String,
     /// Every automated check's outcome: (id, title, clauses, outcome, detail).
     pub checks: Vec<CheckLine>,
@@ -465,12 +476,7 @@ pub fn clause_numbers(v: &serde_json::Value) -> String {
 }
 
 fn outcome_label(o: &str) -> &'static str {
-    match o {
-        "pass" => "符合",
-        "fail" => "不符合",
-        "manual" => "现场检查",
-        _ => "未评价",
-    }
+    crate::audit::checks::Outcome::from_key(o).label()
 }
 
 fn image_ext(mime: &str) -> Option<&'static str> {
@@ -509,8 +515,15 @@ pub fn report_no(a: &Audit) -> String {
 
 /// The overall conclusion: 符合 needs no nonconformity; any 严重 one makes it
 /// 不符合 until corrected and verified; 一般 ones make it 基本符合. Clauses left
-/// 未评价 are named, since the conclusion does not cover them.
-pub fn conclusion(rate: Option<f64>, major: usize, minor: usize, not_assessed: usize) -> String {
+/// 未评价, or without a verdict for incomplete data, are named, since the conclusion
+/// does not cover them.
+pub fn conclusion(
+    rate: Option<f64>,
+    major: usize,
+    minor: usize,
+    not_assessed: usize,
+    incomplete: usize,
+) -> String {
     let mut s = match (rate, major, minor) {
         (None, _, _) => "尚无已评价的条款，不能得出审核结论".to_string(),
         (Some(_), 0, 0) => "符合：已评价条款均符合要求".to_string(),
@@ -519,6 +532,11 @@ pub fn conclusion(rate: Option<f64>, major: usize, minor: usize, not_assessed: u
             format!("不符合：存在 {m} 项严重不符合，应完成纠正措施并经验证后复核")
         }
     };
+    if incomplete > 0 {
+        s.push_str(&format!(
+            "；另有 {incomplete} 个条款因数据不完整不予结论，不在本结论范围内"
+        ));
+    }
     if not_assessed > 0 && rate.is_some() {
         s.push_str(&format!(
             "；另有 {not_assessed} 个条款未评价，不在本结论范围内"
@@ -528,14 +546,42 @@ pub fn conclusion(rate: Option<f64>, major: usize, minor: usize, not_assessed: u
     s
 }
 
-fn counts_of(v: &[&ClauseVerdict]) -> [usize; 5] {
-    let mut n = [0; 5];
+/// Clauses per verdict.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    conform: usize,
+    nonconform: usize,
+    observation: usize,
+    not_applicable: usize,
+    not_assessed: usize,
+    incomplete: usize,
+}
+
+impl Counts {
+    /// In [`Verdict::EVERY`] order.
+    fn as_array(self) -> [usize; 6] {
+        [
+            self.conform,
+            self.nonconform,
+            self.observation,
+            self.not_applicable,
+            self.not_assessed,
+            self.incomplete,
+        ]
+    }
+}
+
+fn counts_of(v: &[&ClauseVerdict]) -> Counts {
+    let mut n = Counts::default();
     for c in v {
-        let i = Verdict::ALL
-            .iter()
-            .position(|x| *x == c.verdict)
-            .unwrap_or(4);
-        n[i] += 1;
+        *match c.verdict {
+            Verdict::Conform => &mut n.conform,
+            Verdict::Nonconform => &mut n.nonconform,
+            Verdict::Observation => &mut n.observation,
+            Verdict::NotApplicable => &mut n.not_applicable,
+            Verdict::NotAssessed => &mut n.not_assessed,
+            Verdict::Incomplete => &mut n.incomplete,
+        } += 1;
     }
     n
 }
@@ -550,26 +596,55 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
     let recorded = db.findings(id).await?;
     let evidence = db.evidence(id).await?;
     let people = db.audit_people(id).await?;
+    let visits = return_visits(db, id).await?;
 
-    // Clause table.
+    let by_clause = checks_by_clause(&results);
+    let clauses = clause_table(src, &verdicts, &by_clause, &items, &visits);
+    let (findings, files) = findings_of(src, &verdicts, &recorded, &evidence, &by_clause);
+    let reads: Vec<SourceView> = a.sources.iter().map(super::source::view).collect();
+    let mut summary = summarize(&verdicts, &findings, &reads);
+    summary.trend = trend(db, &a, summary.rate).await?;
+    let (method, rules) = method_of(src, &a, &results, reads);
+    let report = AuditReport {
+        report_no: report_no(&a),
+        date: date_of(a.closed_at.unwrap_or(now)),
+        generated_at: crate::library::format_time(now, 480),
+        auditors: people
+            .into_iter()
+            .map(|(name, username, role)| Person {
+                name,
+                username,
+                role: crate::db::accounts::Role::parse(&role)
+                    .map(|r| r.label().to_string())
+                    .unwrap_or(role),
+            })
+            .collect(),
+        audit: audit_meta(src, &a),
+        summary,
+        method,
+        clauses,
+        findings,
+        gaps: gaps_of(src, &a, &verdicts),
+        rules,
+    };
+    Ok(Gathered { report, files })
+}
+
+/// The stored check results by clause key.
+fn checks_by_clause(results: &[CheckResultRow]) -> HashMap<String, Vec<&serde_json::Value>> {
     let mut by_clause: HashMap<String, Vec<&serde_json::Value>> = HashMap::new();
-    for r in &results {
+    for r in results {
         if let Some(cs) = r.result["clauses"].as_array() {
             for c in cs.iter().filter_map(|c| c.as_str()) {
                 by_clause.entry(clause_key(c)).or_default().push(&r.result);
             }
         }
     }
-    let manual_by_clause = {
-        let mut m: HashMap<String, Vec<&str>> = HashMap::new();
-        for item in &src.checks.manual {
-            for c in &item.clauses {
-                m.entry(clause_key(c)).or_default().push(&item.id);
-            }
-        }
-        m
-    };
-    // What the audit's return visit said about each clause its questions link to.
+    by_clause
+}
+
+/// What the audit's return visit said about each clause its questions link to.
+async fn return_visits(db: &Db, id: i64) -> Result<HashMap<String, Vec<String>>, AuditError> {
     let mut visits: HashMap<String, Vec<String>> = HashMap::new();
     for e in crate::survey::stored::audit_evidence(db, id)
         .await
@@ -583,7 +658,27 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
             .or_default()
             .push(e.summary);
     }
-    let clauses: Vec<ClauseLine> = verdicts
+    Ok(visits)
+}
+
+/// One line per clause with its verdict and the evidence behind it.
+fn clause_table(
+    src: &Sources<'_>,
+    verdicts: &[ClauseVerdict],
+    by_clause: &HashMap<String, Vec<&serde_json::Value>>,
+    items: &[ItemResult],
+    visits: &HashMap<String, Vec<String>>,
+) -> Vec<ClauseLine> {
+    let mut manual_by_clause: HashMap<String, Vec<&str>> = HashMap::new();
+    for item in &src.checks.manual {
+        for c in &item.clauses {
+            manual_by_clause
+                .entry(clause_key(c))
+                .or_default()
+                .push(&item.id);
+        }
+    }
+    verdicts
         .iter()
         .map(|v| {
             let key = clause_key(&v.clause);
@@ -633,36 +728,103 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
                 justification: v.justification.clone(),
             }
         })
-        .collect();
+        .collect()
+}
 
-    // Summary.
-    let all: Vec<&ClauseVerdict> = verdicts.iter().collect();
-    let n = counts_of(&all);
-    let summary_rate = rate(n[0], n[2], n[1]);
+/// Verdict counts by standard.
+fn standard_rates(verdicts: &[ClauseVerdict]) -> Vec<StandardRate> {
     let mut per_std: BTreeMap<String, Vec<&ClauseVerdict>> = BTreeMap::new();
-    for v in &verdicts {
+    for v in verdicts {
         let code = v.clause.split_once('#').map(|x| x.0).unwrap_or(&v.clause);
         per_std.entry(code.to_string()).or_default().push(v);
     }
-    let per_standard = per_std
+    per_std
         .iter()
         .map(|(code, vs)| {
             let n = counts_of(vs);
-            let r = rate(n[0], n[2], n[1]);
+            let r = rate(n.conform, n.observation, n.nonconform);
             StandardRate {
                 code: code.clone(),
                 rate: r,
                 rate_text: rate_text(r),
-                conform: n[0],
-                nonconform: n[1],
-                observation: n[2],
-                not_applicable: n[3],
-                not_assessed: n[4],
+                conform: n.conform,
+                nonconform: n.nonconform,
+                observation: n.observation,
+                not_applicable: n.not_applicable,
+                not_assessed: n.not_assessed,
+                incomplete: n.incomplete,
             }
         })
-        .collect();
+        .collect()
+}
 
-    // Trend: earlier audits sharing a standard, by when they ran.
+/// The summary's figures (the trend is added by [`trend`]).
+fn summarize(
+    verdicts: &[ClauseVerdict],
+    findings: &[FindingDetail],
+    reads: &[SourceView],
+) -> Summary {
+    let all: Vec<&ClauseVerdict> = verdicts.iter().collect();
+    let n = counts_of(&all);
+    let summary_rate = rate(n.conform, n.observation, n.nonconform);
+    let major = verdicts
+        .iter()
+        .filter(|v| v.verdict == Verdict::Nonconform && v.severity == "major")
+        .count();
+    let data_warning = reads
+        .iter()
+        .filter(|r| !r.complete)
+        .map(|r| format!("{}：{}（{}）", r.file, r.status, r.reasons.join("；")))
+        .collect::<Vec<_>>()
+        .join("。");
+    Summary {
+        rate: summary_rate,
+        rate_text: rate_text(summary_rate),
+        rate_level: match summary_rate {
+            Some(r) if r >= 90.0 => "good",
+            Some(r) if r >= 70.0 => "fair",
+            _ => "poor",
+        }
+        .into(),
+        conclusion: conclusion(
+            summary_rate,
+            major,
+            n.nonconform - major,
+            n.not_assessed,
+            n.incomplete,
+        ),
+        data_warning,
+        assessed: n.conform + n.nonconform + n.observation,
+        total: verdicts.len(),
+        counts: Verdict::EVERY
+            .iter()
+            .zip(n.as_array())
+            .filter(|(v, n)| **v != Verdict::Incomplete || *n > 0)
+            .map(|(v, n)| Count {
+                label: v.short_label().to_string(),
+                code: v.as_str().to_string(),
+                n,
+            })
+            .collect(),
+        major,
+        minor: n.nonconform - major,
+        observations: n.observation,
+        findings: findings.len(),
+        open_actions: findings
+            .iter()
+            .filter(|f| f.status_code != "verified")
+            .count(),
+        per_standard: standard_rates(verdicts),
+        trend: Vec::new(),
+    }
+}
+
+/// Earlier audits sharing a standard, by when they ran, then this one.
+async fn trend(
+    db: &Db,
+    a: &Audit,
+    summary_rate: Option<f64>,
+) -> Result<Vec<TrendPoint>, AuditError> {
     let mut trend = Vec::new();
     let this_at = a.ran_at.unwrap_or(a.created_at);
     for o in db.audits().await? {
@@ -676,7 +838,7 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
         let vs = db.clause_verdicts(o.id).await?;
         let refs: Vec<&ClauseVerdict> = vs.iter().collect();
         let n = counts_of(&refs);
-        if let Some(r) = rate(n[0], n[2], n[1]) {
+        if let Some(r) = rate(n.conform, n.observation, n.nonconform) {
             trend.push((at, o.id, o.name.clone(), r, period_label(&o)));
         }
     }
@@ -697,14 +859,23 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
         trend.push(TrendPoint {
             audit_id: a.id,
             label: format!("#{} 本次", a.id),
-            date: period_label(&a),
+            date: period_label(a),
             rate: r,
             current: true,
         });
     }
+    Ok(trend)
+}
 
-    // Findings: each recorded one, then each nonconforming clause nobody recorded
-    // a finding for, derived from its failed checks.
+/// Findings: each recorded one, then each nonconforming clause nobody recorded a
+/// finding for, derived from its failed checks. Also the photos to embed.
+fn findings_of(
+    src: &Sources<'_>,
+    verdicts: &[ClauseVerdict],
+    recorded: &[Finding],
+    evidence: &[Evidence],
+    by_clause: &HashMap<String, Vec<&serde_json::Value>>,
+) -> (Vec<FindingDetail>, Vec<(String, Vec<u8>)>) {
     let mut files = Vec::new();
     let mut findings = Vec::new();
     let failing_samples = |key: &str| -> Vec<String> {
@@ -740,36 +911,10 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
             format!("NC-{nc:02}")
         }
     };
-    for f in &recorded {
+    for f in recorded {
         let key = clause_key(&f.clause);
         let (_, full) = clause_summary(src.coll, &f.clause);
-        let mut photos = Vec::new();
-        let mut attachments = Vec::new();
-        for e in evidence.iter().filter(|e| e.finding_id == Some(f.id)) {
-            let embedded = match (image_ext(&e.mime), src.evidence) {
-                (Some(ext), Some(store)) => match store.get(&e.sha256) {
-                    Ok(bytes) if super::pdf::decodable_image(&bytes) => {
-                        let path = format!("/evidence/{}.{ext}", e.sha256);
-                        files.push((path.clone(), bytes));
-                        photos.push(Photo {
-                            path,
-                            name: e.name.clone(),
-                            sha256: e.sha256.clone(),
-                        });
-                        true
-                    }
-                    _ => false,
-                },
-                _ => false,
-            };
-            if !embedded {
-                attachments.push(format!(
-                    "{}（SHA-256 {}）",
-                    e.name,
-                    e.sha256.get(..16).unwrap_or("")
-                ));
-            }
-        }
+        let (photos, attachments) = finding_files(src, evidence, f.id, &mut files);
         findings.push(FindingDetail {
             no: number(&f.severity),
             id: Some(f.id),
@@ -854,44 +999,55 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
         });
     }
 
-    let major = verdicts
-        .iter()
-        .filter(|v| v.verdict == Verdict::Nonconform && v.severity == "major")
-        .count();
-    let summary = Summary {
-        rate: summary_rate,
-        rate_text: rate_text(summary_rate),
-        rate_level: match summary_rate {
-            Some(r) if r >= 90.0 => "good",
-            Some(r) if r >= 70.0 => "fair",
-            _ => "poor",
-        }
-        .into(),
-        conclusion: conclusion(summary_rate, major, n[1] - major, n[4]),
-        assessed: n[0] + n[1] + n[2],
-        total: verdicts.len(),
-        counts: Verdict::ALL
-            .iter()
-            .zip(n)
-            .map(|(v, n)| Count {
-                label: v.label().to_string(),
-                code: v.as_str().to_string(),
-                n,
-            })
-            .collect(),
-        major,
-        minor: n[1] - major,
-        observations: n[2],
-        findings: findings.len(),
-        open_actions: findings
-            .iter()
-            .filter(|f| f.status_code != "verified")
-            .count(),
-        per_standard,
-        trend,
-    };
+    (findings, files)
+}
 
-    // Method and appendix.
+/// The evidence of one finding: photos to embed (added to `files`) and the other
+/// files, named with their hash.
+fn finding_files(
+    src: &Sources<'_>,
+    evidence: &[Evidence],
+    finding: i64,
+    files: &mut Vec<(String, Vec<u8>)>,
+) -> (Vec<Photo>, Vec<String>) {
+    let mut photos = Vec::new();
+    let mut attachments = Vec::new();
+    for e in evidence.iter().filter(|e| e.finding_id == Some(finding)) {
+        let embedded = match (image_ext(&e.mime), src.evidence) {
+            (Some(ext), Some(store)) => match store.get(&e.sha256) {
+                Ok(bytes) if super::pdf::decodable_image(&bytes) => {
+                    let path = format!("/evidence/{}.{ext}", e.sha256);
+                    files.push((path.clone(), bytes));
+                    photos.push(Photo {
+                        path,
+                        name: e.name.clone(),
+                        sha256: e.sha256.clone(),
+                    });
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        };
+        if !embedded {
+            attachments.push(format!(
+                "{}（SHA-256 {}）",
+                e.name,
+                e.sha256.get(..16).unwrap_or("")
+            ));
+        }
+    }
+    (photos, attachments)
+}
+
+/// How the audit was done (rules, data sources and what was read from them, every
+/// check's outcome) and the rule definitions of the appendix.
+fn method_of(
+    src: &Sources<'_>,
+    a: &Audit,
+    results: &[CheckResultRow],
+    reads: Vec<SourceView>,
+) -> (Method, Vec<RuleDef>) {
     let in_scope = |cs: &[String]| {
         cs.iter().any(|c| {
             let code = c.split_once('#').map(|x| x.0).unwrap_or(c);
@@ -905,103 +1061,25 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
         .iter()
         .filter(|r| in_scope(&r.clauses))
         .collect();
-    let records: Vec<_> = src
+    let records: Vec<&RecordCheck> = src
         .checks
         .records
         .iter()
         .filter(|r| in_scope(&r.clauses))
         .collect();
-    let metrics: Vec<_> = src
+    let metrics: Vec<&MetricCheck> = src
         .checks
         .metrics
         .iter()
         .filter(|r| in_scope(&r.clauses))
         .collect();
-    let manual: Vec<_> = src
+    let manual: Vec<&ManualItem> = src
         .checks
         .manual
         .iter()
         .filter(|r| in_scope(&r.clauses))
         .collect();
-    let numbers = |cs: &[String]| {
-        cs.iter()
-            .map(|c| c.split_once('#').map(|x| x.1).unwrap_or(c).to_string())
-            .collect::<Vec<_>>()
-            .join("、")
-    };
-    let name_of = |v: serde_json::Value| v.as_str().unwrap_or("").to_string();
-    let mut rules = Vec::new();
-    for r in &workflow {
-        let mut def = format!("{}（{}", r.template.name(), r.activation.text);
-        if let Some(t) = &r.target {
-            def.push_str(&format!("，{}", t.text));
-        }
-        def.push('）');
-        if let Some(w) = r.window {
-            def.push_str(&format!(
-                "，时限 {}",
-                crate::audit::time::format_duration(w.max)
-            ));
-        }
-        if let Some(c) = &r.correlation_text {
-            def.push_str(&format!("，关联 {c}"));
-        }
-        rules.push(RuleDef {
-            id: r.id.clone(),
-            kind: "流程规则".into(),
-            title: r.title.clone(),
-            clauses: numbers(&r.clauses),
-            definition: def,
-            severity: r.severity.label().into(),
-        });
-    }
-    for r in &records {
-        let mut def = format!("对象 {}", name_of(serde_json::json!(r.entity)));
-        if let Some(w) = &r.when {
-            def.push_str(&format!("，当 {w}"));
-        }
-        def.push_str(&format!("，要求 {}", r.require));
-        rules.push(RuleDef {
-            id: r.id.clone(),
-            kind: "记录检查".into(),
-            title: r.title.clone(),
-            clauses: numbers(&r.clauses),
-            definition: def,
-            severity: r.severity.label().into(),
-        });
-    }
-    for m in &metrics {
-        let mut def = format!(
-            "{} of {}",
-            name_of(serde_json::json!(m.measure)),
-            name_of(serde_json::json!(m.entity))
-        );
-        if let Some(o) = &m.of {
-            def.push_str(&format!("（{o}）"));
-        }
-        if let Some(w) = &m.when {
-            def.push_str(&format!("，当 {w}"));
-        }
-        def.push_str(&format!("，目标 {}，最少 {} 条", m.target, m.min_n));
-        rules.push(RuleDef {
-            id: m.id.clone(),
-            kind: "指标检查".into(),
-            title: m.title.clone(),
-            clauses: numbers(&m.clauses),
-            definition: def,
-            severity: m.severity.label().into(),
-        });
-    }
-    for m in &manual {
-        rules.push(RuleDef {
-            id: m.id.clone(),
-            kind: "现场检查".into(),
-            title: m.title.clone(),
-            clauses: numbers(&m.clauses),
-            definition: m.guidance.clone(),
-            severity: m.severity.label().into(),
-        });
-    }
+    let rules = rule_defs(&workflow, &records, &metrics, &manual);
     let checks = results
         .iter()
         .filter(|r| r.kind != "manual")
@@ -1039,15 +1117,108 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
         metric_checks: metrics.len(),
         manual_items: manual.len(),
         sources,
+        reads,
         sampling: format!(
             "自动检查覆盖审核期内的全部记录（全量检查，不抽样）；每项检查保留最多 {} 条不符合记录作为证据样本。现场检查按检查清单逐个服务网点进行，照片和文件按内容哈希存证。",
             crate::audit::checks::SAMPLES
         ),
         checks,
     };
+    (method, rules)
+}
 
-    // Coverage gaps.
-    let gaps = crate::audit::checks::coverage(src.coll, src.workflow, src.checks, &a.standards)
+/// The appendix's rule definitions, in words.
+fn rule_defs(
+    workflow: &[&Rule],
+    records: &[&RecordCheck],
+    metrics: &[&MetricCheck],
+    manual: &[&ManualItem],
+) -> Vec<RuleDef> {
+    let numbers = |cs: &[String]| {
+        cs.iter()
+            .map(|c| c.split_once('#').map(|x| x.1).unwrap_or(c).to_string())
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    let name_of = |v: serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let mut rules = Vec::new();
+    for r in workflow {
+        let mut def = format!("{}（{}", r.template.name(), r.activation.text);
+        if let Some(t) = &r.target {
+            def.push_str(&format!("，{}", t.text));
+        }
+        def.push('）');
+        if let Some(w) = r.window {
+            def.push_str(&format!(
+                "，时限 {}",
+                crate::audit::time::format_duration(w.max)
+            ));
+        }
+        if let Some(c) = &r.correlation_text {
+            def.push_str(&format!("，关联 {c}"));
+        }
+        rules.push(RuleDef {
+            id: r.id.clone(),
+            kind: "流程规则".into(),
+            title: r.title.clone(),
+            clauses: numbers(&r.clauses),
+            definition: def,
+            severity: r.severity.label().into(),
+        });
+    }
+    for r in records {
+        let mut def = format!("对象 {}", name_of(serde_json::json!(r.entity)));
+        if let Some(w) = &r.when {
+            def.push_str(&format!("，当 {w}"));
+        }
+        def.push_str(&format!("，要求 {}", r.require));
+        rules.push(RuleDef {
+            id: r.id.clone(),
+            kind: "记录检查".into(),
+            title: r.title.clone(),
+            clauses: numbers(&r.clauses),
+            definition: def,
+            severity: r.severity.label().into(),
+        });
+    }
+    for m in metrics {
+        let mut def = format!(
+            "{} of {}",
+            name_of(serde_json::json!(m.measure)),
+            name_of(serde_json::json!(m.entity))
+        );
+        if let Some(o) = &m.of {
+            def.push_str(&format!("（{o}）"));
+        }
+        if let Some(w) = &m.when {
+            def.push_str(&format!("，当 {w}"));
+        }
+        def.push_str(&format!("，目标 {}，最少 {} 条", m.target, m.min_n));
+        rules.push(RuleDef {
+            id: m.id.clone(),
+            kind: "指标检查".into(),
+            title: m.title.clone(),
+            clauses: numbers(&m.clauses),
+            definition: def,
+            severity: m.severity.label().into(),
+        });
+    }
+    for m in manual {
+        rules.push(RuleDef {
+            id: m.id.clone(),
+            kind: "现场检查".into(),
+            title: m.title.clone(),
+            clauses: numbers(&m.clauses),
+            definition: m.guidance.clone(),
+            severity: m.severity.label().into(),
+        });
+    }
+    rules
+}
+
+/// Requirement clauses no check covers, and clauses left 未评价.
+fn gaps_of(src: &Sources<'_>, a: &Audit, verdicts: &[ClauseVerdict]) -> Vec<Gap> {
+    crate::audit::checks::coverage(src.coll, src.workflow, src.checks, &a.standards)
         .into_iter()
         .map(|c| {
             let code_slug = slug_of_id(&c.standard);
@@ -1074,74 +1245,54 @@ pub async fn gather(src: &Sources<'_>, id: i64, now: i64) -> Result<Gathered, Au
                 clauses: c.gaps.iter().map(|(n, t)| format!("{n} {t}")).collect(),
             }
         })
-        .collect();
+        .collect()
+}
 
+fn audit_meta(src: &Sources<'_>, a: &Audit) -> AuditMeta {
     let outlet_names: HashMap<&str, &str> = src
         .outlets
         .iter()
         .map(|(i, n)| (i.as_str(), n.as_str()))
         .collect();
-    let report = AuditReport {
-        report_no: report_no(&a),
-        date: date_of(a.closed_at.unwrap_or(now)),
-        generated_at: crate::library::format_time(now, 480),
-        auditors: people
-            .into_iter()
-            .map(|(name, username, role)| Person {
-                name,
-                username,
-                role: crate::db::accounts::Role::parse(&role)
-                    .map(|r| r.label().to_string())
-                    .unwrap_or(role),
+    AuditMeta {
+        id: a.id,
+        name: a.name.clone(),
+        revision: a.revision,
+        revises: a.revises,
+        revision_reason: a.revision_reason.clone(),
+        state: if a.state == "open" {
+            "进行中"
+        } else {
+            "已关闭"
+        }
+        .into(),
+        closed: a.state != "open",
+        period_from: a.period_from.clone(),
+        period_to: a.period_to.clone(),
+        standards: a
+            .standards
+            .iter()
+            .map(|s| StandardRef {
+                code: s.clone(),
+                title: src
+                    .coll
+                    .find(s)
+                    .map(|st| st.meta.title.clone())
+                    .unwrap_or_default(),
             })
             .collect(),
-        audit: AuditMeta {
-            id: a.id,
-            name: a.name.clone(),
-            revision: a.revision,
-            revises: a.revises,
-            revision_reason: a.revision_reason.clone(),
-            state: if a.state == "open" {
-                "进行中"
-            } else {
-                "已关闭"
-            }
-            .into(),
-            closed: a.state != "open",
-            period_from: a.period_from.clone(),
-            period_to: a.period_to.clone(),
-            standards: a
-                .standards
-                .iter()
-                .map(|s| StandardRef {
-                    code: s.clone(),
-                    title: src
-                        .coll
-                        .find(s)
-                        .map(|st| st.meta.title.clone())
-                        .unwrap_or_default(),
-                })
-                .collect(),
-            outlets: a
-                .outlets
-                .iter()
-                .map(|o| match outlet_names.get(o.as_str()) {
-                    Some(n) => format!("{o} {n}"),
-                    None => o.clone(),
-                })
-                .collect(),
-            snapshot: a.snapshot.clone(),
-            ran_at: a
-                .ran_at
-                .map(|t| crate::library::format_time(t, 480))
-                .unwrap_or_default(),
-        },
-        summary,
-        method,
-        clauses,
-        findings,
-        gaps,
-        rules,
-    };
-    Ok(Gathered { report, files })
+        outlets: a
+            .outlets
+            .iter()
+            .map(|o| match outlet_names.get(o.as_str()) {
+                Some(n) => format!("{o} {n}"),
+                None => o.clone(),
+            })
+            .collect(),
+        snapshot: a.snapshot.clone(),
+        ran_at: a
+            .ran_at
+            .map(|t| crate::library::format_time(t, 480))
+            .unwrap_or_default(),
+    }
 }

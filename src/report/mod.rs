@@ -3,7 +3,8 @@
 //! - [`audit`] gathers an audit's report data once (rates, findings, evidence);
 //! - [`pdf`] compiles a typst template in-process with the bundled CJK fonts and
 //!   checks every character has a glyph;
-//! - [`tables`] writes XLSX and CSV, [`oscal`] NIST OSCAL 1.1 assessment results.
+//! - [`tables`] writes XLSX and CSV, [`oscal`] NIST OSCAL 1.1 assessment results;
+//! - [`source`] says in Chinese what each data source read (page and PDF alike).
 //!
 //! Every format renders the same [`audit::AuditReport`]; none goes back to the
 //! database, so the PDF, the workbook and the OSCAL file of one report agree.
@@ -11,6 +12,7 @@
 pub mod audit;
 pub mod oscal;
 pub mod pdf;
+pub mod source;
 pub mod tables;
 
 /// The audit report's typst template (`templates/audit_report.typ`), compiled in.

@@ -312,11 +312,18 @@ pub fn assessment_results(r: &AuditReport) -> Value {
     if !findings.is_empty() {
         result["findings"] = Value::Array(findings);
     }
+    let mut remarks = Vec::new();
     if !unstated.is_empty() {
-        result["remarks"] = json!(format!(
-            "无 OSCAL 状态的条款（不适用或未评价）：{}",
+        remarks.push(format!(
+            "无 OSCAL 状态的条款（不适用、未评价或数据不完整）：{}",
             unstated.join("、")
         ));
+    }
+    if !r.summary.data_warning.is_empty() {
+        remarks.push(format!("数据不完整：{}", r.summary.data_warning));
+    }
+    if !remarks.is_empty() {
+        result["remarks"] = json!(remarks.join("。"));
     }
 
     let mut metadata = json!({

@@ -9,7 +9,7 @@ use axum::extract::{Extension, Multipart, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::audit::checks::{CheckSet, Per, clause_outcomes, evaluate};
+use crate::audit::checks::{CheckSet, Outcome, Per, clause_outcomes, evaluate};
 use crate::db::audits::{Audit, AuditError, NewAudit, NewEvidence, Verdict};
 
 use super::pages::Nav;
@@ -108,6 +108,14 @@ pub async fn create(
         .filter(|(k, _)| k == "standards")
         .map(|(_, v)| v.clone())
         .collect();
+    let typed = field("max_skipped");
+    let max_skipped = if typed.trim().is_empty() {
+        crate::audit::DEFAULT_MAX_SKIPPED
+    } else {
+        crate::audit::parse_percent(&typed).ok_or_else(|| {
+            AppError::BadRequest("允许跳过的数据行比例须是 0 到 100 之间的百分数，例如 0.1".into())
+        })?
+    };
     let a = state
         .db
         .create_audit(
@@ -117,6 +125,7 @@ pub async fn create(
                 period_from: &field("from"),
                 period_to: &field("to"),
                 outlets: &[],
+                max_skipped,
             },
             &user,
         )
@@ -207,6 +216,8 @@ pub struct AuditPage {
     return_visits: Vec<(i64, String, i64)>,
     /// What their answers say, per linked clause.
     survey_evidence: Vec<crate::survey::stored::ClauseEvidence>,
+    /// What the last run read from each data source.
+    reads: Vec<crate::report::source::SourceView>,
 }
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -215,7 +226,7 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Nonconform => "bad",
         Verdict::Observation => "warn",
         Verdict::NotApplicable => "na",
-        Verdict::NotAssessed => "todo",
+        Verdict::NotAssessed | Verdict::Incomplete => "todo",
     }
 }
 
@@ -251,11 +262,11 @@ async fn page(
     };
     let verdicts = state.db.clause_verdicts(id).await?;
     let mut counts = Vec::new();
-    for v in Verdict::ALL {
-        counts.push((
-            v.label(),
-            verdicts.iter().filter(|c| c.verdict == v).count(),
-        ));
+    for v in Verdict::EVERY {
+        let n = verdicts.iter().filter(|c| c.verdict == v).count();
+        if v != Verdict::Incomplete || n > 0 {
+            counts.push((v.short_label(), n));
+        }
     }
     let clauses = verdicts
         .iter()
@@ -280,12 +291,13 @@ async fn page(
         .filter(|r| r.kind != "manual")
         .map(|r| {
             let v = &r.result;
-            let outcome = v["outcome"].as_str().unwrap_or("");
-            let (label, class) = match outcome {
-                "pass" => ("符合", "ok"),
-                "fail" => ("不符合", "bad"),
-                _ => ("未评价", "todo"),
+            let outcome = Outcome::from_key(v["outcome"].as_str().unwrap_or(""));
+            let class = match outcome {
+                Outcome::Pass => "ok",
+                Outcome::Fail => "bad",
+                _ => "todo",
             };
+            let label = outcome.label();
             let detail = crate::report::audit::result_detail(v);
             let samples = v["samples"]
                 .as_array()
@@ -477,6 +489,7 @@ async fn page(
         .collect();
     let survey_evidence = crate::survey::stored::audit_evidence(&state.db, id).await?;
     Ok(AuditPage {
+        reads: a.sources.iter().map(crate::report::source::view).collect(),
         return_visits,
         survey_evidence,
         glyphs,
@@ -511,11 +524,26 @@ pub async fn show(
     page(&state, &viewer, id, q.at, String::new()).await
 }
 
-type RunOutput = (
-    String,
-    Vec<crate::audit::checks::CheckResult>,
-    Vec<crate::audit::checks::ClauseOutcome>,
-);
+/// One evaluation of an audit's checks, ready to record.
+pub(super) struct Evaluated {
+    pub snapshot: String,
+    pub results: Vec<crate::audit::checks::CheckResult>,
+    pub clauses: Vec<crate::audit::checks::ClauseOutcome>,
+    pub sources: Vec<crate::audit::SourceReport>,
+}
+
+impl Evaluated {
+    pub async fn record(&self, db: &crate::db::Db, id: i64) -> Result<(), AuditError> {
+        db.record_run(
+            id,
+            &self.snapshot,
+            &self.results,
+            &self.clauses,
+            &self.sources,
+        )
+        .await
+    }
+}
 
 /// Evaluates the checks of `a`'s standards against the platform data, as of the
 /// last instant of its period (blocking: reads files).
@@ -525,7 +553,7 @@ pub(super) fn evaluate_audit(
     state: &AppState,
     a: &Audit,
     surveys: Vec<crate::platform::SurveyResult>,
-) -> Result<RunOutput, String> {
+) -> Result<Evaluated, String> {
     let mut set = CheckSet::load(std::slice::from_ref(&state.audits_dir)).map_err(|d| {
         format!(
             "检查规则有误：{}",
@@ -554,20 +582,28 @@ pub(super) fn evaluate_audit(
     let mut p = p;
     p.surveys = Some(surveys);
     let mut results = evaluate(&set, &p, at);
+    let mut sources = Vec::new();
     // The order log, when the export has one: the process clauses' workflow rules.
     if let Some(log) = crate::audit::checks::order_log(&state.platform_dir) {
         let from = crate::audit::time::parse_date_or_instant(&a.period_from, 480)
             .map_err(|e| e.to_string())?;
-        results.extend(crate::audit::checks::run_workflow(
+        let (workflow, report) = crate::audit::checks::run_workflow(
             &state.audits_dir,
             &log,
             &a.standards,
-            from,
-            at + 1,
-        )?);
+            (from, at + 1),
+            a.max_skipped,
+        )?;
+        results.extend(workflow);
+        sources.extend(report);
     }
     let clauses = clause_outcomes(&results);
-    Ok((p.snapshot, results, clauses))
+    Ok(Evaluated {
+        snapshot: p.snapshot,
+        results,
+        clauses,
+        sources,
+    })
 }
 
 /// Runs the automated checks of the audit's standards against the platform data.
@@ -583,7 +619,7 @@ pub async fn run(
     let outcome = tokio::task::spawn_blocking(move || evaluate_audit(&st, &a, surveys))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let (snapshot, results, clauses) = match outcome {
+    let evaluated = match outcome {
         Ok(x) => x,
         Err(m) => {
             return Ok(page(&state, &viewer, id, String::new(), m)
@@ -591,7 +627,7 @@ pub async fn run(
                 .into_response());
         }
     };
-    match state.db.record_run(id, &snapshot, &results, &clauses).await {
+    match evaluated.record(&state.db, id).await {
         Ok(()) => Ok(Redirect::to(&format!("/audits/{id}")).into_response()),
         Err(e) => refused(&state, &viewer, id, e).await,
     }
@@ -880,7 +916,7 @@ fn rank(v: Verdict) -> Option<u8> {
         Verdict::Nonconform => Some(0),
         Verdict::Observation => Some(1),
         Verdict::Conform => Some(2),
-        Verdict::NotApplicable | Verdict::NotAssessed => None,
+        Verdict::NotApplicable | Verdict::NotAssessed | Verdict::Incomplete => None,
     }
 }
 

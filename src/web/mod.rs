@@ -1213,6 +1213,7 @@ async fn demo_audits(state: &AppState, auditor: &crate::db::accounts::User) -> R
                     period_from: from,
                     period_to: to,
                     outlets: &[],
+                    max_skipped: crate::audit::DEFAULT_MAX_SKIPPED,
                 },
                 auditor,
             )
@@ -1221,12 +1222,9 @@ async fn demo_audits(state: &AppState, auditor: &crate::db::accounts::User) -> R
         let surveys = crate::survey::stored::results(&state.db)
             .await
             .map_err(|e| e.to_string())?;
-        let (snapshot, results, clauses) = audits::evaluate_audit(state, &a, surveys)?;
-        state
-            .db
-            .record_run(a.id, &snapshot, &results, &clauses)
-            .await
-            .map_err(e)?;
+        let evaluated = audits::evaluate_audit(state, &a, surveys)?;
+        evaluated.record(&state.db, a.id).await.map_err(e)?;
+        let results = evaluated.results;
         if last.is_none() {
             state.db.close_audit(a.id, auditor).await.map_err(e)?;
         }

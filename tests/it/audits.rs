@@ -40,6 +40,7 @@ async fn exercise(db: Db) {
         period_from: from,
         period_to: to,
         outlets: &[],
+        max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
     };
     // Validation.
     for (bad, says) in [
@@ -64,6 +65,7 @@ async fn exercise(db: Db) {
                 period_from: "2023-01-01",
                 period_to: "2023-12-31",
                 outlets: &[],
+                max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
             },
             &me,
         )
@@ -84,7 +86,7 @@ async fn exercise(db: Db) {
     .unwrap();
     let results = evaluate(&set, &p, parse_date_or_instant("2023-12-31", 480).unwrap());
     let clauses = clause_outcomes(&results);
-    db.record_run(audit.id, &p.snapshot, &results, &clauses)
+    db.record_run(audit.id, &p.snapshot, &results, &clauses, &[])
         .await
         .unwrap();
     let stored = db.audit(audit.id).await.unwrap().unwrap();
@@ -148,7 +150,7 @@ async fn exercise(db: Db) {
     .await
     .unwrap();
     // A second run refreshes derived verdicts but keeps the auditor's.
-    db.record_run(audit.id, &p.snapshot, &results, &clauses)
+    db.record_run(audit.id, &p.snapshot, &results, &clauses, &[])
         .await
         .unwrap();
     let v = db.clause_verdicts(audit.id).await.unwrap();
@@ -277,12 +279,12 @@ async fn exercise(db: Db) {
         Err(AuditError::Locked)
     ));
     assert!(matches!(
-        db.record_run(audit.id, &p.snapshot, &results, &clauses)
+        db.record_run(audit.id, &p.snapshot, &results, &clauses, &[])
             .await,
         Err(AuditError::Locked)
     ));
     assert!(matches!(
-        db.record_run(999_999, "", &[], &[]).await,
+        db.record_run(999_999, "", &[], &[], &[]).await,
         Err(AuditError::Missing)
     ));
     assert!(matches!(
@@ -336,6 +338,7 @@ async fn exercise(db: Db) {
                 period_from: "2023-01-01",
                 period_to: "2023-12-31",
                 outlets: &[],
+                max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
             },
             &me,
         )

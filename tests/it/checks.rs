@@ -227,15 +227,20 @@ fn audits_include_the_workflow_rules_on_the_order_log() {
     let from = parse_date_or_instant("2023-01-01", 480).unwrap();
     // The generator's year starts at 08:00, so its last orders fall on 1 January.
     let to = parse_date_or_instant("2024-01-02", 480).unwrap();
-    let results = run_workflow(
+    let (results, report) = run_workflow(
         &root().join("audits"),
         &log,
         &["T/ZTAC 001.2—2023".to_string()],
-        from,
-        to,
+        (from, to),
+        biaozhun::audit::DEFAULT_MAX_SKIPPED,
     )
     .unwrap();
     assert!(results.len() >= 30, "{}", results.len());
+    let report = report.expect("the order log's read report");
+    assert_eq!(report.file, "orders.csv");
+    assert_eq!(report.stats.rows_skipped, 0);
+    assert!(report.data.conclusive, "{:?}", report.data.reasons);
+    assert_eq!(report.stats.rows, report.stats.events);
     let mut compared = 0;
     for (rule, cases) in &truth.rules {
         // The truth also covers rules of the test rule set, not shipped.
@@ -259,15 +264,16 @@ fn audits_include_the_workflow_rules_on_the_order_log() {
     let clauses = clause_outcomes(&results);
     assert!(clauses.iter().any(|c| c.verdict == "不符合"));
     // Nothing of another standard's scope.
-    let none = run_workflow(
+    let (none, report) = run_workflow(
         &root().join("audits"),
         &log,
         &["T/ZTAC 002—2023".to_string()],
-        from,
-        to,
+        (from, to),
+        biaozhun::audit::DEFAULT_MAX_SKIPPED,
     )
     .unwrap();
     assert!(none.is_empty());
+    assert!(report.is_none(), "no rule read the log");
 }
 
 fn survey(version: i64, last: &str, valid: usize, score: f64) -> biaozhun::platform::SurveyResult {

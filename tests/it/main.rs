@@ -7,6 +7,7 @@ mod db;
 mod docx;
 mod fixtures;
 mod library;
+mod logs;
 mod monitor;
 mod platform;
 mod provisions;

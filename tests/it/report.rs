@@ -118,13 +118,14 @@ async fn prepare(db: &Db, evidence: &EvidenceStore) -> i64 {
                     period_from: from,
                     period_to: to,
                     outlets: &[],
+                    max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
                 },
                 &lead,
             )
             .await
             .unwrap();
         let results = evaluate(&set, &p, parse_date_or_instant(to, 480).unwrap());
-        db.record_run(a.id, &p.snapshot, &results, &clause_outcomes(&results))
+        db.record_run(a.id, &p.snapshot, &results, &clause_outcomes(&results), &[])
             .await
             .unwrap();
         last = a.id;

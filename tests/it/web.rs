@@ -201,6 +201,7 @@ async fn exercise(s: Server) {
                 period_from: "2023-01-01",
                 period_to: "2023-12-31",
                 outlets: &[],
+                max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
             },
             &auditor,
         )
@@ -1619,6 +1620,7 @@ async fn audit_coverage_and_comparison_pages() {
                     period_from: "2023-01-01",
                     period_to: "2023-12-31",
                     outlets: &[],
+                    max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
                 },
                 &me,
             )
@@ -2858,6 +2860,7 @@ async fn survey_flow(s: Server) {
                 period_from: "2023-01-01",
                 period_to: "2023-12-31",
                 outlets: &[],
+                max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
             },
             &auditor,
         )
@@ -3732,4 +3735,135 @@ async fn acceptance_on_sqlite() {
 async fn acceptance_on_postgres() {
     let url = super::db::fresh_pg_url().await;
     acceptance_flow(start(Some(url)).await).await;
+}
+
+/// An audit over an order log that reads incompletely: the page and the report
+/// show what was read and skipped, and the process clauses get no 符合 —
+/// 数据不完整，不予结论 — while the auditor's own limit decides.
+async fn audit_on_an_incomplete_log(s: Server) {
+    write_platform(&s, 600);
+    // 30 unreadable rows in ~6,000: above 0.1 %, within 5 %.
+    let log = s.state.platform_dir.join("orders.csv");
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    for i in 0..30 {
+        text.push_str(&format!("OLBAD{i},派单,2023-02-30T09:00:00+08:00\n"));
+    }
+    std::fs::write(&log, text).unwrap();
+    let c = client();
+    let (token, csrf) = session_for(&s, Role::Auditor).await;
+    let as_me = |r: reqwest::RequestBuilder| r.header("cookie", format!("bz_session={token}"));
+    let create = |name: &'static str, limit: &'static str| {
+        as_me(c.post(format!("{}/audits", s.base))).form(&[
+            ("csrf", csrf.as_str()),
+            ("name", name),
+            ("standards", "T/ZTAC 001.2—2023"),
+            ("from", "2023-01-01"),
+            ("to", "2023-12-31"),
+            ("max_skipped", limit),
+        ])
+    };
+    let mut ids = Vec::new();
+    for (name, limit) in [("严格的审核", "0.1"), ("宽松的审核", "5%")] {
+        let r = create(name, limit).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{name}");
+        let id: i64 = location(&r).trim_start_matches("/audits/").parse().unwrap();
+        let r = as_me(c.post(format!("{}/audits/{id}/run", s.base)))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        ids.push(id);
+    }
+    let strict = s.state.db.audit(ids[0]).await.unwrap().unwrap();
+    let src = &strict.sources[0];
+    assert_eq!(src.file, "orders.csv");
+    assert_eq!(src.stats.rows_skipped, 30);
+    assert!(
+        !src.data.conclusive && src.data.too_many_skipped,
+        "{:?}",
+        src.data
+    );
+    let verdicts = s.state.db.clause_verdicts(ids[0]).await.unwrap();
+    use biaozhun::db::audits::Verdict;
+    assert!(
+        verdicts.iter().any(|v| v.verdict == Verdict::Incomplete),
+        "{verdicts:?}"
+    );
+    assert!(
+        !verdicts.iter().any(|v| v.verdict == Verdict::Conform),
+        "no process clause is 符合 on incomplete data"
+    );
+    let page = as_me(c.get(format!("{}/audits/{}", s.base, ids[0])))
+        .body_text()
+        .await;
+    for want in [
+        "数据读取情况",
+        "数据不完整，不予结论",
+        "无法读取而跳过的行",
+        "字段个数与表头不符",
+        "超过允许的 0.1 %",
+    ] {
+        assert!(page.contains(want), "{want}: {page}");
+    }
+    assert!(!page.contains("bad timestamp"), "no internal reason keys");
+    // With 5 % allowed the same log supports verdicts.
+    let lenient = s.state.db.audit(ids[1]).await.unwrap().unwrap();
+    assert!(lenient.sources[0].data.conclusive);
+    assert!((lenient.max_skipped - 0.05).abs() < 1e-9);
+    let verdicts = s.state.db.clause_verdicts(ids[1]).await.unwrap();
+    assert!(!verdicts.iter().any(|v| v.verdict == Verdict::Incomplete));
+    // A limit that is not a percentage is refused, in Chinese.
+    let r = create("坏的比例", "abc").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("百分数"));
+    // The report says the same.
+    let gathered = biaozhun::report::audit::gather(
+        &biaozhun::report::audit::Sources {
+            db: &s.state.db,
+            coll: &biaozhun::standard::Collection::load(
+                &[std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standards")],
+                &[],
+            )
+            .unwrap(),
+            checks: &biaozhun::audit::checks::CheckSet::default(),
+            workflow: &[],
+            evidence: None,
+            outlets: Vec::new(),
+        },
+        ids[0],
+        0,
+    )
+    .await
+    .unwrap();
+    let rep = &gathered.report;
+    assert!(
+        rep.summary.data_warning.contains("orders.csv"),
+        "{}",
+        rep.summary.data_warning
+    );
+    assert!(
+        rep.summary.conclusion.contains("因数据不完整不予结论"),
+        "{}",
+        rep.summary.conclusion
+    );
+    assert_eq!(rep.method.reads.len(), 1);
+    assert_eq!(rep.method.reads[0].status, "数据不完整，不予结论");
+    let pdf = as_me(c.get(format!("{}/audits/{}/report/pdf", s.base, ids[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_on_an_incomplete_log_on_sqlite() {
+    audit_on_an_incomplete_log(start(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_on_an_incomplete_log_on_postgres() {
+    let url = super::db::fresh_pg_url().await;
+    audit_on_an_incomplete_log(start(Some(url)).await).await;
 }

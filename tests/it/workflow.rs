@@ -321,7 +321,8 @@ fn naive_timestamps_are_errors_unless_a_default_offset_is_given() {
     let s = &r.log.stats;
     assert_eq!(s.rows_skipped, 1);
     assert_eq!(
-        s.skipped_by_reason.get("timestamp without UTC offset"),
+        s.skipped_by_reason
+            .get(&biaozhun::audit::log::Skip::NoOffset),
         Some(&1)
     );
     assert_eq!(s.errors[0].line, 2);
