@@ -10,6 +10,7 @@ mod library;
 mod monitor;
 mod platform;
 mod provisions;
+mod recorded;
 mod report;
 mod robustness;
 mod search;
