@@ -27,7 +27,9 @@ pub struct ServeArgs {
     /// Where the first start imports standards from.
     #[arg(long, value_name = "DIR", default_value = "standards")]
     pub standards: PathBuf,
-    /// Password for the admin account created on first start (default: a random one, printed once).
+    /// Password for the admin account created on first start (default: a random
+    /// one-time password, printed on every start until the admin changes it, which
+    /// the first login forces).
     #[arg(long, value_name = "PASSWORD")]
     pub admin_password: Option<String>,
     /// Also create one demo account per role, a simulated platform with an audit,
@@ -123,6 +125,30 @@ fn monitor_config(args: &ServeArgs) -> Result<crate::monitor::service::MonitorCo
     })
 }
 
+/// The admin password, when this start created the account or a generated one is
+/// still unchanged (then it is printed on every start, and kept in the data
+/// directory, until the admin changes it at first login).
+fn print_admin_password(setup: &web::Setup, args: &ServeArgs, out: &mut dyn Write) -> Result<()> {
+    let Some(pw) = &setup.admin_password else {
+        return Ok(());
+    };
+    let file = args.data.join(web::INITIAL_PASSWORD_FILE);
+    let line = match (setup.admin_password_again, args.admin_password.is_some()) {
+        (false, true) => {
+            format!("已创建管理员账号 admin，密码：{pw}（即 --admin-password 所给的密码）")
+        }
+        (false, false) => format!(
+            "已创建管理员账号 admin，初始密码：{pw}（首次登录后须修改；修改之前每次启动都会再次显示，也保存在 {}）",
+            file.display()
+        ),
+        (true, _) => format!(
+            "管理员账号 admin 尚未修改初始密码，初始密码：{pw}（首次登录后须修改；也保存在 {}）",
+            file.display()
+        ),
+    };
+    writeln!(out, "{line}").map_err(write_err)
+}
+
 pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -140,10 +166,17 @@ pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
             code_pattern: args.code_pattern.clone(),
             monitor,
         };
-        let (state, setup) = web::prepare(&cfg).await.map_err(CliError::Usage)?;
+        // Listen first: a start that cannot (the port is taken) stops before it
+        // creates anything, the admin account and its password included.
         let listener = tokio::net::TcpListener::bind(&args.addr)
             .await
-            .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.addr)))?;
+            .map_err(|e| {
+                CliError::Usage(format!(
+                    "无法在 {} 上监听（端口可能已被占用；请用 --addr 换一个地址，或先停止占用它的程序）：{e}",
+                    args.addr
+                ))
+            })?;
+        let (state, setup) = web::prepare(&cfg).await.map_err(CliError::Usage)?;
         let local = listener
             .local_addr()
             .map(|a| a.to_string())
@@ -157,12 +190,9 @@ pub fn run(args: ServeArgs, out: &mut dyn Write) -> Result<ExitCode> {
             )
             .map_err(write_err)?;
         }
-        if let Some(pw) = &setup.admin_password {
-            writeln!(
-                out,
-                "已创建管理员账号 admin，初始密码：{pw}（只显示这一次，请登录后妥善保管）"
-            )
-            .map_err(write_err)?;
+        print_admin_password(&setup, &args, out)?;
+        for line in &setup.reconciled {
+            writeln!(out, "{line}").map_err(write_err)?;
         }
         for (name, role, pw) in &setup.demo_users {
             writeln!(out, "演示账号 {name}（{}）密码：{pw}", role.label()).map_err(write_err)?;

@@ -26,8 +26,27 @@ pub enum ReviewError {
     Submitted,
     #[error("{0}")]
     Invalid(String),
+    /// These sections (ids) changed since the page that sent the save was shown.
+    #[error("有栏目在您打开页面之后已被他人修改，本次保存没有生效")]
+    Stale(Vec<String>),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+}
+
+/// One text section's change as a form sends it: the fingerprint of the text the
+/// page showed (see [`fingerprint`]; `None` from a client that does not send it:
+/// then the text is written as given) and the new text.
+#[derive(Debug, Clone)]
+pub struct TextEdit {
+    pub section: String,
+    pub seen: Option<String>,
+    pub body: String,
+}
+
+/// What a page sends back for a text it showed, so a save can tell an untouched
+/// field (same fingerprint) from an edit, and an edit from a stale page.
+pub fn fingerprint(text: &str) -> String {
+    super::accounts::token_hash(text)[..16].to_string()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -521,9 +540,81 @@ impl Db {
         Ok(())
     }
 
+    /// Saves the sections a form changed, only if each still holds the text its
+    /// page showed; otherwise nothing is saved and the stale sections are named.
+    /// Sections the form did not change are not in `edits` and are never written.
+    pub async fn award_update(
+        &self,
+        project: i64,
+        form: &str,
+        edits: &[TextEdit],
+        by: Option<i64>,
+    ) -> Result<(), ReviewError> {
+        if edits.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        // Serialise the project's text saves (row lock / SQLite's write lock) so the
+        // comparison below holds until commit.
+        let n = sqlx::query("UPDATE pilot_projects SET id = id WHERE id = $1")
+            .bind(project)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n != 1 {
+            return Err(ReviewError::Missing);
+        }
+        let mut stale = Vec::new();
+        for e in edits {
+            let current: String = sqlx::query(
+                "SELECT body FROM award_texts WHERE project_id = $1 AND form_id = $2 AND section_id = $3",
+            )
+            .bind(project)
+            .bind(form)
+            .bind(&e.section)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("body"))
+            .transpose()?
+            .unwrap_or_default();
+            if e.seen
+                .as_ref()
+                .is_some_and(|seen| *seen != fingerprint(&current))
+            {
+                stale.push(e.section.clone());
+            }
+        }
+        if !stale.is_empty() {
+            return Err(ReviewError::Stale(stale));
+        }
+        let t = now();
+        for e in edits {
+            sqlx::query(
+                "INSERT INTO award_texts (project_id, form_id, section_id, body, updated_by, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project_id, form_id, section_id) \
+                 DO UPDATE SET body = excluded.body, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            )
+            .bind(project)
+            .bind(form)
+            .bind(&e.section)
+            .bind(&e.body)
+            .bind(by)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn indicator_add(&self, project: i64, i: &Indicator) -> Result<i64, ReviewError> {
         if i.name.trim().is_empty() {
             return Err(ReviewError::Invalid("请填写指标名称".into()));
+        }
+        if !matches!(i.direction.as_str(), "up" | "down") {
+            return Err(ReviewError::Invalid(
+                "请选择指标的方向：越高越好或越低越好".into(),
+            ));
         }
         Ok(sqlx::query(
             "INSERT INTO project_indicators (project_id, name, unit, direction, baseline, target, actual, source, evidence_sha, note, updated_at) \

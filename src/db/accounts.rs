@@ -71,6 +71,9 @@ pub struct User {
     pub department: String,
     pub active: bool,
     pub created_at: i64,
+    /// The account still has a one-time password (the first start's generated
+    /// admin password): every page sends the user to change it first.
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,10 +154,12 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         department: r.try_get("department")?,
         active: r.try_get::<i64, _>("active")? != 0,
         created_at: r.try_get("created_at")?,
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
     })
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, role, department, active, created_at";
+const USER_COLUMNS: &str =
+    "id, username, display_name, role, department, active, created_at, must_change_password";
 
 /// Who did something and from where, for the activity log.
 #[derive(Debug, Clone, Default)]
@@ -209,6 +214,26 @@ pub struct Session {
 
 impl Db {
     pub async fn create_user(&self, u: &NewUser<'_>, by: &Actor) -> Result<User, AccountError> {
+        self.insert_user(u, false, by).await
+    }
+
+    /// Creates an account whose password is one-time: the user must change it at
+    /// first login (the first start's generated admin password). One statement, so
+    /// the account never exists without the flag.
+    pub async fn create_user_with_one_time_password(
+        &self,
+        u: &NewUser<'_>,
+        by: &Actor,
+    ) -> Result<User, AccountError> {
+        self.insert_user(u, true, by).await
+    }
+
+    async fn insert_user(
+        &self,
+        u: &NewUser<'_>,
+        one_time: bool,
+        by: &Actor,
+    ) -> Result<User, AccountError> {
         let name = u.username.trim();
         if name.is_empty()
             || name.chars().count() > 64
@@ -226,8 +251,8 @@ impl Db {
         }
         let hash = hash_password(u.password)?;
         let row = sqlx::query(
-            "INSERT INTO users (username, display_name, password_hash, role, department, active, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 1, $6) RETURNING id",
+            "INSERT INTO users (username, display_name, password_hash, role, department, active, created_at, must_change_password) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id",
         )
         .bind(name)
         .bind(u.display_name.trim())
@@ -235,6 +260,7 @@ impl Db {
         .bind(u.role.as_str())
         .bind(u.department.trim())
         .bind(now())
+        .bind(one_time as i64)
         .fetch_one(&self.pool)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -330,13 +356,59 @@ impl Db {
     ) -> Result<(), AccountError> {
         check_password_rules(password)?;
         let hash = hash_password(password)?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        // A password the user chose ends a one-time password's reign.
+        sqlx::query("UPDATE users SET password_hash = $1, must_change_password = 0 WHERE id = $2")
             .bind(&hash)
             .bind(id)
             .execute(&self.pool)
             .await?;
         self.log(by, "user.password", &id.to_string(), "").await?;
         Ok(())
+    }
+
+    /// Whether `password` is the account's password (no login attempt recorded:
+    /// for the server's own checks, never for a request).
+    pub async fn password_matches(&self, id: i64, password: &str) -> Result<bool, AccountError> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => verify_password(password, &r.try_get::<String, _>("password_hash")?),
+            None => false,
+        })
+    }
+
+    /// Gives an account that still has a one-time password a new one-time
+    /// password and ends its sessions: a start that finds the first admin password
+    /// never changed prints a new one, since the old one may never have been seen.
+    /// False (nothing changed) when the user has chosen a password meanwhile.
+    pub async fn renew_one_time_password(
+        &self,
+        id: i64,
+        password: &str,
+        by: &Actor,
+    ) -> Result<bool, AccountError> {
+        check_password_rules(password)?;
+        let hash = hash_password(password)?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1 WHERE id = $2 AND must_change_password = 1",
+        )
+        .bind(&hash)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if done {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            self.log(by, "user.password.renew", &id.to_string(), "one-time")
+                .await?;
+        }
+        Ok(done)
     }
 
     /// Checks a password, with throttling per user name and per address. Every

@@ -8,6 +8,12 @@
 //! or the write lock (SQLite), so a write racing with closing the audit either
 //! lands before the close or is refused after it; nothing is written to a closed
 //! audit. Corrections to a closed audit are a new revision that says why.
+//!
+//! Recorded facts never flip: a checklist result and a clause verdict carry a
+//! `version`, bumped by every change. A save from a page names the version the page
+//! showed; a save that changes nothing writes nothing, and a save that would change
+//! a row someone else (or a run of the checks) changed since is refused as stale,
+//! so a form's untouched fields can never overwrite a newer answer.
 //! Corrective-action status (open → corrected → verified) is the exception: it
 //! moves on after the audit is closed, as the follow-up of its findings.
 
@@ -95,9 +101,10 @@ impl Verdict {
             .unwrap_or(Verdict::NotAssessed)
     }
 
-    /// An auditor's choice, by key or label.
+    /// An auditor's choice, by key or label. 数据不完整 is offered only where the
+    /// checks derived it, but an auditor may keep it (with a justification).
     pub fn parse(s: &str) -> Option<Verdict> {
-        Verdict::ALL
+        Verdict::EVERY
             .into_iter()
             .find(|v| v.as_str() == s || v.label() == s)
     }
@@ -116,6 +123,9 @@ pub enum AuditError {
     Missing,
     #[error("{0}")]
     Invalid(String),
+    /// The row changed since the page that sent the save was shown.
+    #[error("{0}")]
+    Stale(String),
     #[error(transparent)]
     Db(#[from] AccountError),
 }
@@ -175,6 +185,8 @@ pub struct ClauseVerdict {
     /// `auto` (from the checks) or `auditor`.
     pub source: String,
     pub updated_at: i64,
+    /// Bumped by every change (a run that changes a derived verdict included).
+    pub version: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -185,6 +197,38 @@ pub struct ItemResult {
     pub verdict: Verdict,
     pub note: String,
     pub updated_at: i64,
+    /// Bumped by every change; a page shows it, a save names it.
+    pub version: i64,
+}
+
+/// A checklist save as the on-site form sends it.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemEdit<'a> {
+    /// The version the page showed (0: nothing was recorded).
+    pub seen: i64,
+    /// The verdict chosen; `None` when the control was left at 未检查.
+    pub verdict: Option<Verdict>,
+    /// The note as the form holds it (the recorded one unless edited).
+    pub note: &'a str,
+}
+
+/// A clause verdict as the 逐条结论 form sends it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClauseEdit<'a> {
+    /// The version the page showed (0: the clause had no verdict).
+    pub seen: i64,
+    pub verdict: Verdict,
+    pub severity: &'a str,
+    pub justification: &'a str,
+}
+
+/// What a save did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    /// Written; the row is now at this version.
+    Changed(i64),
+    /// The form held what is recorded: nothing was written.
+    Unchanged,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,7 +300,7 @@ fn auto_verdict(v: &str) -> Verdict {
 fn check_verdict(verdict: Verdict, severity: &str, justification: &str) -> Result<(), AuditError> {
     if verdict == Verdict::Nonconform && !valid_severity(severity) {
         return Err(AuditError::Invalid(
-            "不符合项须注明严重程度：严重（major）或一般（minor）".into(),
+            "判为不符合须选择严重程度：严重或一般".into(),
         ));
     }
     if verdict == Verdict::NotApplicable && justification.trim().is_empty() {
@@ -405,34 +449,31 @@ impl Db {
                 (Verdict::Nonconform, _) => "minor",
                 _ => "",
             };
-            // An auditor's verdict stands; the derived one is refreshed.
+            // An auditor's verdict stands; the derived one is refreshed, and its
+            // version moves only when it changes (a page showing it goes stale).
             sqlx::query(
-                "DELETE FROM audit_clauses WHERE audit_id = $1 AND clause = $2 AND source = 'auto'",
+                "UPDATE audit_clauses SET verdict = $1, severity = $2, updated_at = $3, \
+                 version = CASE WHEN verdict <> $1 OR severity <> $2 THEN version + 1 ELSE version END \
+                 WHERE audit_id = $4 AND clause = $5 AND source = 'auto'",
             )
+            .bind(verdict.as_str())
+            .bind(severity)
+            .bind(t)
             .bind(id)
             .bind(&c.clause)
             .execute(&mut *tx)
             .await?;
-            let taken =
-                sqlx::query("SELECT clause FROM audit_clauses WHERE audit_id = $1 AND clause = $2")
-                    .bind(id)
-                    .bind(&c.clause)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-            if !taken {
-                sqlx::query(
-                    "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_at) \
-                     VALUES ($1, $2, $3, $4, '', 'auto', $5)",
-                )
-                .bind(id)
-                .bind(&c.clause)
-                .bind(verdict.as_str())
-                .bind(severity)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
-            }
+            sqlx::query(
+                "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_at, version) \
+                 VALUES ($1, $2, $3, $4, '', 'auto', $5, 1) ON CONFLICT (audit_id, clause) DO NOTHING",
+            )
+            .bind(id)
+            .bind(&c.clause)
+            .bind(verdict.as_str())
+            .bind(severity)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("UPDATE audits SET snapshot = $1, ran_at = $2, sources = $3 WHERE id = $4")
             .bind(snapshot)
@@ -465,7 +506,8 @@ impl Db {
             .collect()
     }
 
-    /// An auditor's verdict on a clause.
+    /// An auditor's verdict on a clause, whatever is recorded (imports, demos and
+    /// tests; pages go through [`Db::save_clause_verdict`]).
     pub async fn set_clause_verdict(
         &self,
         id: i64,
@@ -478,14 +520,12 @@ impl Db {
         check_verdict(verdict, severity, justification)?;
         let mut tx = self.pool.begin().await?;
         lock_open(&mut tx, id).await?;
-        sqlx::query("DELETE FROM audit_clauses WHERE audit_id = $1 AND clause = $2")
-            .bind(id)
-            .bind(clause)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_by, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'auditor', $6, $7)",
+            "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_by, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, 'auditor', $6, $7, 1) \
+             ON CONFLICT (audit_id, clause) DO UPDATE SET verdict = excluded.verdict, severity = excluded.severity, \
+             justification = excluded.justification, source = 'auditor', updated_by = excluded.updated_by, \
+             updated_at = excluded.updated_at, version = audit_clauses.version + 1",
         )
         .bind(id)
         .bind(clause)
@@ -500,9 +540,103 @@ impl Db {
         Ok(())
     }
 
+    /// An auditor's verdict on a clause from the 逐条结论 form. Setting what is
+    /// recorded as the auditor's own writes nothing; a change to a clause whose
+    /// verdict moved since the page showed it (another auditor, a run of the checks)
+    /// is refused as stale.
+    pub async fn save_clause_verdict(
+        &self,
+        id: i64,
+        clause: &str,
+        e: &ClauseEdit<'_>,
+        by: &User,
+    ) -> Result<Saved, AuditError> {
+        check_verdict(e.verdict, e.severity, e.justification)?;
+        let severity = if e.verdict == Verdict::Nonconform {
+            e.severity
+        } else {
+            ""
+        };
+        let justification = e.justification.trim();
+        let mut tx = self.pool.begin().await?;
+        lock_open(&mut tx, id).await?;
+        let row = sqlx::query(
+            "SELECT verdict, severity, justification, source, version FROM audit_clauses \
+             WHERE audit_id = $1 AND clause = $2",
+        )
+        .bind(id)
+        .bind(clause)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = match &row {
+            Some(r) => {
+                let v: String = r.try_get("verdict")?;
+                let sev: String = r.try_get("severity")?;
+                let j: String = r.try_get("justification")?;
+                let source: String = r.try_get("source")?;
+                let unchanged = v == e.verdict.as_str()
+                    && sev == severity
+                    && j == justification
+                    && source == "auditor";
+                if unchanged {
+                    return Ok(Saved::Unchanged);
+                }
+                r.try_get::<i64, _>("version")?
+            }
+            None => 0,
+        };
+        let number = clause.split_once('#').map(|p| p.1).unwrap_or(clause);
+        let stale = || {
+            AuditError::Stale(format!(
+                "第 {number} 条的结论在您打开页面之后已被他人或自动检查更新，本次设定没有生效。\
+                 下面显示的是最新结论，请核对后重新设定。"
+            ))
+        };
+        if current != e.seen {
+            return Err(stale());
+        }
+        let t = now();
+        let written = if current == 0 {
+            sqlx::query(
+                "INSERT INTO audit_clauses (audit_id, clause, verdict, severity, justification, source, updated_by, updated_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, 'auditor', $6, $7, 1) ON CONFLICT (audit_id, clause) DO NOTHING",
+            )
+            .bind(id)
+            .bind(clause)
+            .bind(e.verdict.as_str())
+            .bind(severity)
+            .bind(justification)
+            .bind(by.id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE audit_clauses SET verdict = $1, severity = $2, justification = $3, source = 'auditor', \
+                 updated_by = $4, updated_at = $5, version = version + 1 \
+                 WHERE audit_id = $6 AND clause = $7 AND version = $8",
+            )
+            .bind(e.verdict.as_str())
+            .bind(severity)
+            .bind(justification)
+            .bind(by.id)
+            .bind(t)
+            .bind(id)
+            .bind(clause)
+            .bind(current)
+            .execute(&mut *tx)
+            .await?
+        };
+        if written.rows_affected() != 1 {
+            return Err(stale());
+        }
+        tx.commit().await?;
+        Ok(Saved::Changed(current + 1))
+    }
+
     pub async fn clause_verdicts(&self, id: i64) -> Result<Vec<ClauseVerdict>, AuditError> {
         let rows = sqlx::query(
-            "SELECT clause, verdict, severity, justification, source, updated_at FROM audit_clauses \
+            "SELECT clause, verdict, severity, justification, source, updated_at, version FROM audit_clauses \
              WHERE audit_id = $1 ORDER BY clause",
         )
         .bind(id)
@@ -518,12 +652,15 @@ impl Db {
                     justification: r.try_get("justification")?,
                     source: r.try_get("source")?,
                     updated_at: r.try_get("updated_at")?,
+                    version: r.try_get("version")?,
                 })
             })
             .collect()
     }
 
-    /// Records a manual checklist item's result for one outlet (or the platform).
+    /// Records a manual checklist item's result for one outlet (or the platform),
+    /// whatever is recorded (imports, demos and tests; pages go through
+    /// [`Db::save_item`]).
     pub async fn set_item(
         &self,
         id: i64,
@@ -538,15 +675,11 @@ impl Db {
         }
         let mut tx = self.pool.begin().await?;
         lock_open(&mut tx, id).await?;
-        sqlx::query("DELETE FROM audit_items WHERE audit_id = $1 AND item_id = $2 AND target = $3")
-            .bind(id)
-            .bind(item_id)
-            .bind(target)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "INSERT INTO audit_items (audit_id, item_id, target, verdict, note, updated_by, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO audit_items (audit_id, item_id, target, verdict, note, updated_by, updated_at, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
+             ON CONFLICT (audit_id, item_id, target) DO UPDATE SET verdict = excluded.verdict, note = excluded.note, \
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at, version = audit_items.version + 1",
         )
         .bind(id)
         .bind(item_id)
@@ -561,9 +694,112 @@ impl Db {
         Ok(())
     }
 
+    /// A checklist save from the on-site form. Only what differs from the
+    /// recorded result is a change: a form re-sent as shown (to add a photo) writes
+    /// nothing, a control left at 未检查 records no verdict, and a change to a result
+    /// that moved since the page showed it is refused as stale.
+    pub async fn save_item(
+        &self,
+        id: i64,
+        item_id: &str,
+        target: &str,
+        e: &ItemEdit<'_>,
+        by: &User,
+    ) -> Result<Saved, AuditError> {
+        let note = e.note.trim();
+        let mut tx = self.pool.begin().await?;
+        lock_open(&mut tx, id).await?;
+        let row = sqlx::query(
+            "SELECT verdict, note, version FROM audit_items WHERE audit_id = $1 AND item_id = $2 AND target = $3",
+        )
+        .bind(id)
+        .bind(item_id)
+        .bind(target)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = match &row {
+            Some(r) => {
+                let v: String = r.try_get("verdict")?;
+                Some((
+                    Verdict::parse(&v).unwrap_or(Verdict::NotAssessed),
+                    r.try_get::<String, _>("note")?,
+                    r.try_get::<i64, _>("version")?,
+                ))
+            }
+            None => None,
+        };
+        // 未检查 on the form keeps whatever is recorded: the control was not touched.
+        let verdict = match (e.verdict, &current) {
+            (Some(v), _) => v,
+            (None, Some((v, _, _))) => *v,
+            (None, None) if note.is_empty() => return Ok(Saved::Unchanged),
+            (None, None) => {
+                return Err(AuditError::Invalid(
+                    "请先选择检查结论，再保存现场记录（本次没有保存任何内容）".into(),
+                ));
+            }
+        };
+        if let Some((v, n, _)) = &current
+            && *v == verdict
+            && n == note
+        {
+            return Ok(Saved::Unchanged);
+        }
+        if verdict == Verdict::NotApplicable && note.is_empty() {
+            return Err(AuditError::Invalid("判为不适用须说明理由".into()));
+        }
+        let version = current.as_ref().map(|c| c.2).unwrap_or(0);
+        let stale = || {
+            AuditError::Stale(
+                "该检查项在您打开页面之后已被他人修改，本次保存（连同照片）没有生效。\
+                 下面显示的是最新记录，请核对后重新保存。"
+                    .into(),
+            )
+        };
+        if version != e.seen {
+            return Err(stale());
+        }
+        let t = now();
+        let written = if version == 0 {
+            sqlx::query(
+                "INSERT INTO audit_items (audit_id, item_id, target, verdict, note, updated_by, updated_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (audit_id, item_id, target) DO NOTHING",
+            )
+            .bind(id)
+            .bind(item_id)
+            .bind(target)
+            .bind(verdict.as_str())
+            .bind(note)
+            .bind(by.id)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?
+        } else {
+            sqlx::query(
+                "UPDATE audit_items SET verdict = $1, note = $2, updated_by = $3, updated_at = $4, version = version + 1 \
+                 WHERE audit_id = $5 AND item_id = $6 AND target = $7 AND version = $8",
+            )
+            .bind(verdict.as_str())
+            .bind(note)
+            .bind(by.id)
+            .bind(t)
+            .bind(id)
+            .bind(item_id)
+            .bind(target)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?
+        };
+        if written.rows_affected() != 1 {
+            return Err(stale());
+        }
+        tx.commit().await?;
+        Ok(Saved::Changed(version + 1))
+    }
+
     pub async fn items(&self, id: i64) -> Result<Vec<ItemResult>, AuditError> {
         let rows = sqlx::query(
-            "SELECT item_id, target, verdict, note, updated_at FROM audit_items WHERE audit_id = $1 \
+            "SELECT item_id, target, verdict, note, updated_at, version FROM audit_items WHERE audit_id = $1 \
              ORDER BY item_id, target",
         )
         .bind(id)
@@ -578,6 +814,7 @@ impl Db {
                     verdict: Verdict::from_stored(&v),
                     note: r.try_get("note")?,
                     updated_at: r.try_get("updated_at")?,
+                    version: r.try_get("version")?,
                 })
             })
             .collect()
@@ -599,8 +836,11 @@ impl Db {
     ) -> Result<i64, AuditError> {
         if !matches!(severity, "major" | "minor" | "observation") {
             return Err(AuditError::Invalid(
-                "严重程度须为严重（major）、一般（minor）或观察项（observation）".into(),
+                "请选择发现的严重程度：严重、一般或观察项".into(),
             ));
+        }
+        if clause.trim().is_empty() {
+            return Err(AuditError::Invalid("请选择发现所属的条款".into()));
         }
         if title.trim().is_empty() {
             return Err(AuditError::Invalid("请填写发现的标题".into()));
@@ -678,9 +918,9 @@ impl Db {
             ("open", "corrected") | ("corrected", "verified") | ("corrected", "open")
         );
         if !ok {
-            return Err(AuditError::Invalid(format!(
-                "整改状态不能从 {from} 改为 {to}（顺序：open → corrected → verified）"
-            )));
+            return Err(AuditError::Invalid(
+                "整改状态只能按 待整改 → 已整改 → 已验证 的顺序变更（或把已整改退回待整改）".into(),
+            ));
         }
         let n = sqlx::query(
             "UPDATE findings SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",

@@ -482,21 +482,80 @@ impl Db {
         Ok(())
     }
 
-    /// Records the outcome of a publish attempt (the revision, or the error to show).
-    pub async fn set_publish_result(
-        &self,
-        id: i64,
-        rev: &str,
-        error: &str,
-    ) -> Result<(), Conflict> {
-        sqlx::query("UPDATE submissions SET published_rev = $1, publish_error = $2, updated_at = $3 WHERE id = $4")
-            .bind(rev)
-            .bind(error)
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Records that an approved submission is in the library at `rev`: approved →
+    /// published with its event, in one transaction. `Ok(false)` when it was already
+    /// published (a concurrent publish or a retry got there first): the caller's
+    /// publication landed too, since publishing is idempotent per submission.
+    pub async fn mark_published(&self, id: i64, rev: &str, by: &User) -> Result<bool, Conflict> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        let done = sqlx::query(
+            "UPDATE submissions SET state = 'published', published_rev = $1, publish_error = '', \
+             version = version + 1, updated_at = $2 WHERE id = $3 AND state = 'approved'",
+        )
+        .bind(rev)
+        .bind(t)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done != 1 {
+            tx.rollback().await?;
+            return match self.submission(id).await? {
+                None => Err(Conflict::Missing),
+                Some(s) if s.state == State::Published => Ok(false),
+                Some(_) => Err(Conflict::Moved(State::Approved.label())),
+            };
+        }
+        sqlx::query(
+            "INSERT INTO submission_events (submission_id, at, user_id, username, from_state, to_state, comment) \
+             VALUES ($1, $2, $3, $4, 'approved', 'published', '')",
+        )
+        .bind(id)
+        .bind(t)
+        .bind(by.id)
+        .bind(&by.username)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.attention.bump();
+        self.log(
+            &super::accounts::Actor::user(by),
+            "submission.state",
+            &id.to_string(),
+            &format!("approved → published ({rev})"),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Records why publishing an approved submission failed, for its page (with a
+    /// retry button). Nothing is written once it is published: a failed attempt
+    /// never hides a concurrent one that succeeded.
+    pub async fn set_publish_error(&self, id: i64, error: &str) -> Result<(), Conflict> {
+        sqlx::query(
+            "UPDATE submissions SET publish_error = $1, updated_at = $2 WHERE id = $3 AND state = 'approved'",
+        )
+        .bind(error)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
+    }
+
+    /// Who approved a submission (the last approval event's user), if known.
+    pub async fn approver(&self, id: i64) -> Result<Option<User>, Conflict> {
+        let row = sqlx::query(
+            "SELECT user_id FROM submission_events WHERE submission_id = $1 AND to_state = 'approved' \
+             AND user_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user_id: i64 = row.try_get("user_id")?;
+        Ok(self.user(user_id).await?)
     }
 
     pub async fn submission_events(&self, id: i64) -> Result<Vec<Event>, Conflict> {

@@ -122,7 +122,10 @@ pub struct PublishRequest {
     pub text: String,
     pub author: Author,
     pub message: String,
-    /// The submission this publication comes from (later issues), named in the commit.
+    /// The submission this publication comes from, named in the commit
+    /// (`Submission: …`). A request naming a submission is published at most once:
+    /// when a commit already holds this submission's text, publishing returns that
+    /// commit instead of making another.
     pub submission: Option<String>,
     /// Commit time (seconds since the epoch); `None` = now. Tests use it for dates.
     pub when: Option<i64>,
@@ -436,42 +439,27 @@ impl Library {
         let (library, _) = self.collection_at("HEAD")?;
 
         let parsed = parse::parse_str(&req.text, "publication.md");
-        let mut diags = parsed.diagnostics;
         let Some(standard) = parsed.standard else {
-            return Err(LibraryError::Invalid(diags));
+            return Err(LibraryError::Invalid(parsed.diagnostics));
         };
-        diags.extend(lint::lint(&standard));
-        let others: Vec<Standard> = library
-            .standards
-            .iter()
-            .filter(|s| s.code != standard.code)
-            .cloned()
-            .collect();
-        diags.extend(cross_lint(std::slice::from_ref(&standard), &others));
-        if diags.iter().any(|d| d.is_error()) {
-            return Err(LibraryError::Invalid(diags));
-        }
-
         let existing = library.standards.iter().find(|s| s.code == standard.code);
-        let path = match existing {
-            Some(s) => s.path.clone(),
-            None => {
-                let p = format!("{}.md", standard.code.slug());
-                if let Some(other) = library.standards.iter().find(|s| s.path == p) {
-                    return Err(LibraryError::PathTaken {
-                        path: p,
-                        code: standard.code.to_string(),
-                        other: other.code.to_string(),
-                    });
-                }
-                p
-            }
-        };
+        let path = target_path(&library, &standard)?;
+        // Idempotent per submission: a retry, a second concurrent call or a restart
+        // after a crash between this commit and the caller's bookkeeping gets the
+        // commit that already holds this submission's text, not a second one.
+        let text = normalize_text(&req.text);
+        if let Some(key) = &req.submission
+            && let Some(done) = published_before(&repo, key, &path, &text)?
+        {
+            tracing::info!(code = %standard.code, commit = %done.id, submission = %key, "already published");
+            return Ok(done);
+        }
+        check_publication(&standard, parsed.diagnostics, &library)?;
         let status_from = existing.map(|s| s.meta.status.as_str().to_string());
         let new_edition = existing.is_none();
 
         // The editions this one replaces become superseded, pointing at it.
-        let mut writes: Vec<(String, String)> = vec![(path.clone(), normalize_text(&req.text))];
+        let mut writes: Vec<(String, String)> = vec![(path.clone(), text)];
         let mut superseded = Vec::new();
         for r in &standard.meta.replaces {
             let Ok(rc) = Code::parse(r) else { continue };
@@ -530,24 +518,7 @@ impl Library {
         index.write()?;
         let tree = repo.find_tree(index.write_tree()?)?;
         let sig = req.author.signature(req.when)?;
-        let status_to = standard.meta.status.as_str();
-        let mut message = format!(
-            "Publish {} ({}{})\n\n{}\n\nStandard: {} {}\nStatus: {} → {}\n",
-            standard.code,
-            if new_edition { "new edition, " } else { "" },
-            status_to,
-            req.message.trim(),
-            standard.code,
-            standard.meta.title,
-            status_from.as_deref().unwrap_or("none"),
-            status_to
-        );
-        if let Some(sub) = &req.submission {
-            message.push_str(&format!("Submission: {sub}\n"));
-        }
-        if !superseded.is_empty() {
-            message.push_str(&format!("Supersedes: {}\n", superseded.join(", ")));
-        }
+        let message = commit_message(req, &standard, status_from.as_deref(), &superseded);
         let oid = repo.commit(Some("HEAD"), &sig, &sig, &message, &tree, &[&head])?;
         let commit = repo.find_commit(oid)?;
         if new_edition && standard.meta.status == Status::Current {
@@ -871,6 +842,108 @@ pub fn format_time(secs: i64, offset_min: i32) -> String {
         off / 60,
         off % 60
     )
+}
+
+/// Where a standard's file goes: its edition's file when the library has it, else
+/// `<slug>.md` (refused when another standard holds that path).
+fn target_path(library: &Collection, standard: &Standard) -> Result<String> {
+    if let Some(s) = library.standards.iter().find(|s| s.code == standard.code) {
+        return Ok(s.path.clone());
+    }
+    let p = format!("{}.md", standard.code.slug());
+    if let Some(other) = library.standards.iter().find(|s| s.path == p) {
+        return Err(LibraryError::PathTaken {
+            path: p,
+            code: standard.code.to_string(),
+            other: other.code.to_string(),
+        });
+    }
+    Ok(p)
+}
+
+/// The parser's diagnostics plus lint and the rules across the library: any error
+/// refuses the publication.
+fn check_publication(
+    standard: &Standard,
+    mut diags: Vec<Diagnostic>,
+    library: &Collection,
+) -> Result<()> {
+    diags.extend(lint::lint(standard));
+    let others: Vec<Standard> = library
+        .standards
+        .iter()
+        .filter(|s| s.code != standard.code)
+        .cloned()
+        .collect();
+    diags.extend(cross_lint(std::slice::from_ref(standard), &others));
+    if diags.iter().any(|d| d.is_error()) {
+        return Err(LibraryError::Invalid(diags));
+    }
+    Ok(())
+}
+
+/// The commit that already published `text` at `path` for submission `key` (its
+/// message has the line `Submission: {key}` and its tree holds exactly this text
+/// there), if any: searched from HEAD back. Both must agree, so a submission number
+/// reused by another database never passes for an earlier publication.
+fn published_before(
+    repo: &Repository,
+    key: &str,
+    path: &str,
+    text: &str,
+) -> Result<Option<Revision>> {
+    let trailer = format!("Submission: {key}");
+    let mut walk = repo.revwalk()?;
+    walk.push_head()?;
+    for oid in walk {
+        let commit = repo.find_commit(oid?)?;
+        let named = commit
+            .message()
+            .is_ok_and(|m| m.lines().any(|l| l.trim_end() == trailer));
+        if !named {
+            continue;
+        }
+        let same = match commit.tree()?.get_path(Path::new(path)) {
+            Ok(entry) => repo.find_blob(entry.id())?.content() == text.as_bytes(),
+            Err(_) => false,
+        };
+        if same {
+            return Ok(Some(revision(&commit)));
+        }
+    }
+    Ok(None)
+}
+
+/// A publication's commit message: summary, the request's message, then trailers.
+fn commit_message(
+    req: &PublishRequest,
+    standard: &Standard,
+    status_from: Option<&str>,
+    superseded: &[String],
+) -> String {
+    let status_to = standard.meta.status.as_str();
+    let mut message = format!(
+        "Publish {} ({}{})\n\n{}\n\nStandard: {} {}\nStatus: {} → {}\n",
+        standard.code,
+        if status_from.is_none() {
+            "new edition, "
+        } else {
+            ""
+        },
+        status_to,
+        req.message.trim(),
+        standard.code,
+        standard.meta.title,
+        status_from.unwrap_or("none"),
+        status_to
+    );
+    if let Some(sub) = &req.submission {
+        message.push_str(&format!("Submission: {sub}\n"));
+    }
+    if !superseded.is_empty() {
+        message.push_str(&format!("Supersedes: {}\n", superseded.join(", ")));
+    }
+    message
 }
 
 fn revision(c: &git2::Commit<'_>) -> Revision {

@@ -745,6 +745,8 @@ pub struct AwardField {
     pub text: String,
     pub count: usize,
     pub over: bool,
+    /// The fingerprint of the stored text, sent back as `was_<id>`.
+    pub was: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -770,10 +772,8 @@ async fn award_page_of(
 ) -> Result<AwardPage, AppError> {
     let project = state.db.project(id).await?.ok_or(AppError::NotFound)?;
     let form = load_form(state, form_id)?;
-    let texts = match texts {
-        Some(t) => t,
-        None => state.db.award_texts(id, form_id).await?,
-    };
+    let stored = state.db.award_texts(id, form_id).await?;
+    let texts = texts.unwrap_or_else(|| stored.clone());
     Ok(AwardPage {
         nav: Nav::of(viewer),
         project_id: id,
@@ -787,6 +787,9 @@ async fn award_page_of(
                 let text = texts.get(&s.id).cloned().unwrap_or_default();
                 let count = crate::acceptance::chars::count(&text);
                 AwardField {
+                    was: crate::db::acceptance::fingerprint(
+                        stored.get(&s.id).map(String::as_str).unwrap_or(""),
+                    ),
                     id: s.id.clone(),
                     title: s.title.clone(),
                     limit: s.limit,
@@ -827,36 +830,102 @@ pub async fn award_save(
     let user = viewer.signed()?;
     let project = state.db.project(id).await?.ok_or(AppError::NotFound)?;
     let form = load_form(&state, &form_id)?;
+    // The sections the form sent (one it did not send is not touched).
     let mut texts: BTreeMap<String, String> = form
         .sections
         .iter()
-        .map(|s| {
-            let t = f
-                .get(&format!("t_{}", s.id))
-                .map(|t| t.replace("\r\n", "\n").trim().to_string())
-                .unwrap_or_default();
-            (s.id.clone(), t)
+        .filter_map(|s| {
+            f.get(&format!("t_{}", s.id))
+                .map(|t| (s.id.clone(), t.replace("\r\n", "\n").trim().to_string()))
         })
         .collect();
     if f.get("action").map(String::as_str) == Some("draft") {
         let facts = facts(&state, &project).await?;
+        let stored = state.db.award_texts(id, &form_id).await?;
         for (section, draft) in crate::acceptance::award::drafts(&facts) {
-            if let Some(t) = texts.get_mut(section)
-                && t.is_empty()
-            {
-                *t = draft;
+            // Empty on the form, or not sent and empty in the database.
+            let empty = match texts.get(section) {
+                Some(t) => t.is_empty(),
+                None => stored.get(section).is_none_or(|t| t.is_empty()),
+            };
+            if empty && form.sections.iter().any(|s| s.id == section) {
+                texts.insert(section.to_string(), draft);
             }
         }
     }
-    let list: Vec<(String, String)> = texts.into_iter().collect();
-    state
+    let titles: Vec<(String, String)> = form
+        .sections
+        .iter()
+        .map(|s| (s.id.clone(), s.title.clone()))
+        .collect();
+    let edits = changed_texts(&f, &texts);
+    match state
         .db
-        .award_save(id, &form_id, &list, Some(user.id))
-        .await?;
-    Ok(Redirect::to(&format!(
-        "/acceptance/projects/{id}/award/{form_id}?saved=1"
-    ))
-    .into_response())
+        .award_update(id, &form_id, &edits, Some(user.id))
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/acceptance/projects/{id}/award/{form_id}?saved=1"
+        ))
+        .into_response()),
+        Err(ReviewError::Stale(sections)) => {
+            let message = stale_texts_message(&sections, &edits, &titles);
+            let page = award_page_of(&state, &viewer, id, &form_id, None, message).await?;
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The text sections a form changed. `texts` holds the form's text per section
+/// (as it will be stored), only for the sections the form sent; `was_<section>`
+/// is the fingerprint of what the page showed. A section whose text is still what
+/// the page showed was not touched and is left out, so it is never written.
+fn changed_texts(
+    form: &BTreeMap<String, String>,
+    texts: &BTreeMap<String, String>,
+) -> Vec<crate::db::acceptance::TextEdit> {
+    use crate::db::acceptance::{TextEdit, fingerprint};
+    texts
+        .iter()
+        .filter_map(|(section, body)| {
+            let seen = form.get(&format!("was_{section}")).cloned();
+            if seen.as_deref() == Some(fingerprint(body).as_str()) {
+                return None;
+            }
+            Some(TextEdit {
+                section: section.clone(),
+                seen,
+                body: body.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Why a text save was refused, naming the sections others changed, with what the
+/// user wrote (nothing typed is lost: it is on the page to copy back).
+fn stale_texts_message(
+    stale: &[String],
+    edits: &[crate::db::acceptance::TextEdit],
+    titles: &[(String, String)],
+) -> String {
+    let title = |id: &str| {
+        titles
+            .iter()
+            .find(|(s, _)| s == id)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let names: Vec<String> = stale.iter().map(|s| format!("「{}」", title(s))).collect();
+    let mut m = format!(
+        "{}在您打开页面之后已被他人修改，本次保存没有生效（所有栏目都未保存）。\n\
+         输入框中现在是最新内容；您本次填写的内容如下，请对照后重新填写并保存：",
+        names.join("、")
+    );
+    for e in edits {
+        m.push_str(&format!("\n\n「{}」\n{}", title(&e.section), e.body));
+    }
+    m
 }
 
 /// `GET /acceptance/projects/{id}/award/{form}/{format}`: pdf or docx — refused
@@ -1077,7 +1146,8 @@ pub struct ProjectPage {
     /// (sha, file name) of every evidence file, for an indicator's evidence.
     files: Vec<(String, String)>,
     missing: Vec<String>,
-    narratives: Vec<(String, String, String)>,
+    /// (key, title, text, fingerprint of the text: sent back as `was_<key>`).
+    narratives: Vec<(String, String, String, String)>,
     message: String,
 }
 
@@ -1132,11 +1202,9 @@ async fn project_page(
         narratives: crate::acceptance::NARRATIVES
             .iter()
             .map(|(k, t)| {
-                (
-                    k.to_string(),
-                    t.to_string(),
-                    texts.get(*k).cloned().unwrap_or_default(),
-                )
+                let text = texts.get(*k).cloned().unwrap_or_default();
+                let was = crate::db::acceptance::fingerprint(&text);
+                (k.to_string(), t.to_string(), text, was)
             })
             .collect(),
         message,
@@ -1182,11 +1250,7 @@ pub async fn add_indicator(
     let i = crate::db::acceptance::Indicator {
         name: get("name"),
         unit: get("unit"),
-        direction: if get("direction") == "down" {
-            "down".into()
-        } else {
-            "up".into()
-        },
+        direction: get("direction"),
         baseline: get("baseline"),
         target: get("target"),
         actual: get("actual"),
@@ -1322,22 +1386,32 @@ pub async fn save_narrative(
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
     state.db.project(id).await?.ok_or(AppError::NotFound)?;
-    let texts: Vec<(String, String)> = crate::acceptance::NARRATIVES
+    // Only the parts the form sent and changed are written.
+    let texts: BTreeMap<String, String> = crate::acceptance::NARRATIVES
         .iter()
-        .map(|(k, _)| {
-            (
-                k.to_string(),
-                f.get(&format!("n_{k}"))
-                    .map(|t| t.replace("\r\n", "\n").trim().to_string())
-                    .unwrap_or_default(),
-            )
+        .filter_map(|(k, _)| {
+            f.get(&format!("n_{k}"))
+                .map(|t| (k.to_string(), t.replace("\r\n", "\n").trim().to_string()))
         })
         .collect();
-    state
+    let edits = changed_texts(&f, &texts);
+    match state
         .db
-        .award_save(id, "self-evaluation", &texts, Some(user.id))
-        .await?;
-    Ok(Redirect::to(&format!("/acceptance/projects/{id}#narrative")).into_response())
+        .award_update(id, "self-evaluation", &edits, Some(user.id))
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/acceptance/projects/{id}#narrative")).into_response()),
+        Err(ReviewError::Stale(sections)) => {
+            let titles: Vec<(String, String)> = crate::acceptance::NARRATIVES
+                .iter()
+                .map(|(k, t)| (k.to_string(), t.to_string()))
+                .collect();
+            let message = stale_texts_message(&sections, &edits, &titles);
+            let page = project_page(&state, &viewer, id, message).await?;
+            Ok((StatusCode::CONFLICT, page).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `GET /acceptance/projects/{id}/self-evaluation.pdf`: 项目实施自我评价报告.

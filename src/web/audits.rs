@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::audit::checks::{CheckSet, Outcome, Per, clause_outcomes, evaluate};
-use crate::db::audits::{Audit, AuditError, NewAudit, NewEvidence, Verdict};
+use crate::db::audits::{Audit, AuditError, ClauseEdit, ItemEdit, NewAudit, NewEvidence, Verdict};
 
 use super::pages::Nav;
 use super::{AppError, AppState, Viewer};
@@ -141,7 +141,70 @@ pub struct ClauseRow {
     pub severity: &'static str,
     pub by_auditor: bool,
     pub justification: String,
+    /// The version the form sends back (stale saves are refused).
+    pub version: i64,
+    /// The verdict control's options, the recorded verdict selected.
+    pub choices: Vec<Choice>,
+    /// The severity control's options, the recorded severity selected.
+    pub severities: Vec<Choice>,
 }
+
+/// One `<option>` of a control that shows a recorded value.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// The options of a verdict control: `offered`, with the recorded verdict selected
+/// (added when it is not among them), or a leading 「未检查」 selected when nothing
+/// is recorded. Exactly one option is selected, so a browser never falls back to
+/// the first one and a form sent untouched sends what is recorded.
+pub fn verdict_choices(recorded: Option<Verdict>, offered: &[Verdict]) -> Vec<Choice> {
+    let mut out = Vec::new();
+    match recorded {
+        None => out.push(Choice {
+            value: "",
+            label: NOT_CHECKED,
+            selected: true,
+        }),
+        Some(r) if !offered.contains(&r) => out.push(Choice {
+            value: r.as_str(),
+            label: r.label(),
+            selected: true,
+        }),
+        Some(_) => {}
+    }
+    out.extend(offered.iter().map(|&v| Choice {
+        value: v.as_str(),
+        label: v.label(),
+        selected: recorded == Some(v),
+    }));
+    out
+}
+
+/// A nonconformity's severity control, the recorded one selected.
+fn severity_choices(recorded: &str) -> Vec<Choice> {
+    [("", "—"), ("major", "严重"), ("minor", "一般")]
+        .into_iter()
+        .map(|(value, label)| Choice {
+            value,
+            label,
+            selected: value == recorded,
+        })
+        .collect()
+}
+
+/// What a checklist item without a recorded result shows.
+pub const NOT_CHECKED: &str = "未检查";
+
+/// The verdicts an on-site checklist item can be given.
+const ITEM_VERDICTS: [Verdict; 4] = [
+    Verdict::Conform,
+    Verdict::Nonconform,
+    Verdict::Observation,
+    Verdict::NotApplicable,
+];
 
 pub struct CheckRow {
     pub id: String,
@@ -164,6 +227,10 @@ pub struct ChecklistRow {
     pub class: &'static str,
     pub note: String,
     pub photos: Vec<(String, String)>,
+    /// The recorded result's version (0: none), sent back with a save.
+    pub version: i64,
+    /// The verdict control's options: the recorded verdict, or 「未检查」, selected.
+    pub choices: Vec<Choice>,
 }
 
 pub struct PlaceGroup {
@@ -255,11 +322,6 @@ async fn page(
     viewer.signed()?;
     let a = state.db.audit(id).await?.ok_or(AppError::NotFound)?;
     let set = checks(state)?;
-    let in_scope = |clauses: &[String]| {
-        clauses
-            .iter()
-            .any(|c| a.standards.iter().any(|s| c.starts_with(&format!("{s}#"))))
-    };
     let verdicts = state.db.clause_verdicts(id).await?;
     let mut counts = Vec::new();
     for v in Verdict::EVERY {
@@ -268,163 +330,15 @@ async fn page(
             counts.push((v.short_label(), n));
         }
     }
-    let clauses = verdicts
-        .iter()
-        .map(|c| ClauseRow {
-            number: c
-                .clause
-                .split_once('#')
-                .map(|x| x.1)
-                .unwrap_or("")
-                .to_string(),
-            clause: c.clause.clone(),
-            verdict: c.verdict.label(),
-            class: verdict_class(c.verdict),
-            severity: severity_label(&c.severity),
-            by_auditor: c.source == "auditor",
-            justification: c.justification.clone(),
-        })
-        .collect();
-    let results = state.db.audit_results(id).await?;
-    let checks = results
-        .iter()
-        .filter(|r| r.kind != "manual")
-        .map(|r| {
-            let v = &r.result;
-            let outcome = Outcome::from_key(v["outcome"].as_str().unwrap_or(""));
-            let class = match outcome {
-                Outcome::Pass => "ok",
-                Outcome::Fail => "bad",
-                _ => "todo",
-            };
-            let label = outcome.label();
-            let detail = crate::report::audit::result_detail(v);
-            let samples = v["samples"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .take(5)
-                        .map(crate::report::audit::sample_text)
-                        .collect()
-                })
-                .unwrap_or_default();
-            CheckRow {
-                id: r.check_id.clone(),
-                title: v["title"].as_str().unwrap_or("").to_string(),
-                clauses: crate::report::audit::clause_numbers(v),
-                outcome: label,
-                class,
-                detail,
-                samples,
-            }
-        })
-        .collect();
-    // The checklist: each manual item in scope, at each place it applies to.
+    let clauses = clause_rows(&verdicts);
+    let checks = check_rows(&state.db.audit_results(id).await?);
     let items = state.db.items(id).await?;
     let evidence = state.db.evidence(id).await?;
     // Only the outlets file: importing (and validating) the whole platform on
     // every page view would parse thousands of workers to list 18 places.
-    let platform_outlets = crate::platform::import::outlet_names(&state.platform_dir);
-    let mut places: Vec<PlaceGroup> = Vec::new();
-    fn group(places: &mut Vec<PlaceGroup>, target: &str, label: &str) -> usize {
-        if let Some(i) = places.iter().position(|g| g.target == target) {
-            return i;
-        }
-        places.push(PlaceGroup {
-            target: target.to_string(),
-            label: label.to_string(),
-            done: 0,
-            rows: Vec::new(),
-        });
-        places.len() - 1
-    }
-    group(&mut places, "", "平台与运营单位");
-    for item in set.manual.iter().filter(|m| in_scope(&m.clauses)) {
-        let targets: Vec<(String, String)> = match item.per {
-            Per::Outlet => platform_outlets.clone(),
-            Per::Platform | Per::Agency => vec![(String::new(), "平台与运营单位".to_string())],
-        };
-        for (target, label) in targets {
-            if !at.is_empty() && target != at {
-                continue;
-            }
-            let done = items
-                .iter()
-                .find(|r| r.item_id == item.id && r.target == target);
-            let gi = group(&mut places, &target, &format!("{target} {label}"));
-            let v = done.map(|d| d.verdict).unwrap_or(Verdict::NotAssessed);
-            if done.is_some() {
-                places[gi].done += 1;
-            }
-            places[gi].rows.push(ChecklistRow {
-                item_id: item.id.clone(),
-                title: item.title.clone(),
-                clause: item
-                    .clauses
-                    .iter()
-                    .map(|c| c.split_once('#').map(|p| p.1).unwrap_or(c).to_string())
-                    .collect::<Vec<_>>()
-                    .join("、"),
-                guidance: item.guidance.clone(),
-                evidence: item
-                    .evidence
-                    .iter()
-                    .map(|e| match e.as_str() {
-                        "photo" => "照片",
-                        "document" => "文件",
-                        "interview" => "访谈",
-                        "record" => "记录",
-                        other => other,
-                    })
-                    .collect::<Vec<_>>()
-                    .join("、"),
-                verdict: v.label(),
-                class: verdict_class(v),
-                note: done.map(|d| d.note.clone()).unwrap_or_default(),
-                photos: evidence
-                    .iter()
-                    .filter(|e| {
-                        e.item_id == item.id && e.target == target && e.finding_id.is_none()
-                    })
-                    .map(|e| (e.sha256.clone(), e.name.clone()))
-                    .collect(),
-            });
-        }
-    }
-    places.retain(|g| !g.rows.is_empty());
-    let findings: Vec<FindingRow> = state
-        .db
-        .findings(id)
-        .await?
-        .into_iter()
-        .map(|f| FindingRow {
-            photos: evidence
-                .iter()
-                .filter(|e| e.finding_id == Some(f.id))
-                .map(|e| (e.sha256.clone(), e.name.clone()))
-                .collect(),
-            id: f.id,
-            clause: f
-                .clause
-                .split_once('#')
-                .map(|p| p.1)
-                .unwrap_or(&f.clause)
-                .to_string(),
-            severity: severity_label(&f.severity),
-            title: f.title,
-            observed: f.observed,
-            target: f.target,
-            owner: f.owner,
-            due: f.due,
-            status: match f.status.as_str() {
-                "open" => "待整改",
-                "corrected" => "已整改",
-                "verified" => "已验证",
-                _ => "",
-            },
-            status_code: f.status,
-        })
-        .collect();
+    let outlets = crate::platform::import::outlet_names(&state.platform_dir);
+    let places = checklist(&set, &a, &at, &items, &evidence, &outlets);
+    let findings = finding_rows(state.db.findings(id).await?, &evidence);
     let workflow = crate::audit::rules::RuleSet::load(std::slice::from_ref(&state.audits_dir))
         .map(|r| r.rules)
         .unwrap_or_default();
@@ -450,36 +364,8 @@ async fn page(
         .filter(|o| o.id != a.id)
         .map(|o| (o.id, o.name))
         .collect();
-    // What the report will print that no font may have: people's names, findings,
-    // notes and justifications (the standards' text is checked by the tests).
     let people = state.db.audit_people(id).await?;
-    let mut texts = serde_json::Map::new();
-    texts.insert("审核名称".into(), a.name.clone().into());
-    for (name, _, _) in &people {
-        texts.insert(format!("审核组 {name}"), name.clone().into());
-    }
-    for f in &findings {
-        texts.insert(
-            format!("发现 #{}", f.id),
-            format!("{} {} {} {}", f.title, f.observed, f.target, f.owner).into(),
-        );
-    }
-    for c in verdicts.iter().filter(|c| !c.justification.is_empty()) {
-        texts.insert(
-            format!("条款 {} 的说明", c.clause),
-            c.justification.clone().into(),
-        );
-    }
-    for r in items.iter().filter(|r| !r.note.is_empty()) {
-        texts.insert(
-            format!("检查项 {} {}", r.item_id, r.target),
-            r.note.clone().into(),
-        );
-    }
-    let glyphs = crate::report::pdf::missing_glyphs(&serde_json::Value::Object(texts))
-        .into_iter()
-        .map(|m| m.to_string())
-        .collect();
+    let glyphs = glyph_warnings(&a, &people, &findings, &verdicts, &items);
     let return_visits = state
         .db
         .audit_surveys(id)
@@ -513,6 +399,229 @@ async fn page(
         message,
         at,
     })
+}
+
+/// 逐条结论: one row per clause verdict, its controls showing what is recorded.
+fn clause_rows(verdicts: &[crate::db::audits::ClauseVerdict]) -> Vec<ClauseRow> {
+    verdicts
+        .iter()
+        .map(|c| ClauseRow {
+            number: c
+                .clause
+                .split_once('#')
+                .map(|x| x.1)
+                .unwrap_or("")
+                .to_string(),
+            clause: c.clause.clone(),
+            verdict: c.verdict.label(),
+            class: verdict_class(c.verdict),
+            severity: severity_label(&c.severity),
+            by_auditor: c.source == "auditor",
+            justification: c.justification.clone(),
+            version: c.version,
+            choices: verdict_choices(Some(c.verdict), &Verdict::ALL),
+            severities: severity_choices(&c.severity),
+        })
+        .collect()
+}
+
+/// The automated checks' stored results, as table rows.
+fn check_rows(results: &[crate::db::audits::CheckResultRow]) -> Vec<CheckRow> {
+    results
+        .iter()
+        .filter(|r| r.kind != "manual")
+        .map(|r| {
+            let v = &r.result;
+            let outcome = Outcome::from_key(v["outcome"].as_str().unwrap_or(""));
+            let class = match outcome {
+                Outcome::Pass => "ok",
+                Outcome::Fail => "bad",
+                _ => "todo",
+            };
+            let label = outcome.label();
+            let detail = crate::report::audit::result_detail(v);
+            let samples = v["samples"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .take(5)
+                        .map(crate::report::audit::sample_text)
+                        .collect()
+                })
+                .unwrap_or_default();
+            CheckRow {
+                id: r.check_id.clone(),
+                title: v["title"].as_str().unwrap_or("").to_string(),
+                clauses: crate::report::audit::clause_numbers(v),
+                outcome: label,
+                class,
+                detail,
+                samples,
+            }
+        })
+        .collect()
+}
+
+/// The on-site checklist: each manual item in scope, at each place it applies to
+/// (only `at` when given), with its recorded result, or 未检查.
+fn checklist(
+    set: &CheckSet,
+    a: &Audit,
+    at: &str,
+    items: &[crate::db::audits::ItemResult],
+    evidence: &[crate::db::audits::Evidence],
+    platform_outlets: &[(String, String)],
+) -> Vec<PlaceGroup> {
+    let in_scope = |clauses: &[String]| {
+        clauses
+            .iter()
+            .any(|c| a.standards.iter().any(|s| c.starts_with(&format!("{s}#"))))
+    };
+    let mut places: Vec<PlaceGroup> = Vec::new();
+    fn group(places: &mut Vec<PlaceGroup>, target: &str, label: &str) -> usize {
+        if let Some(i) = places.iter().position(|g| g.target == target) {
+            return i;
+        }
+        places.push(PlaceGroup {
+            target: target.to_string(),
+            label: label.to_string(),
+            done: 0,
+            rows: Vec::new(),
+        });
+        places.len() - 1
+    }
+    group(&mut places, "", "平台与运营单位");
+    for item in set.manual.iter().filter(|m| in_scope(&m.clauses)) {
+        let targets: Vec<(String, String)> = match item.per {
+            Per::Outlet => platform_outlets.to_vec(),
+            Per::Platform | Per::Agency => vec![(String::new(), "平台与运营单位".to_string())],
+        };
+        for (target, label) in targets {
+            if !at.is_empty() && target != at {
+                continue;
+            }
+            let done = items
+                .iter()
+                .find(|r| r.item_id == item.id && r.target == target);
+            let gi = group(&mut places, &target, &format!("{target} {label}"));
+            let recorded = done.map(|d| d.verdict);
+            if done.is_some() {
+                places[gi].done += 1;
+            }
+            places[gi].rows.push(ChecklistRow {
+                item_id: item.id.clone(),
+                title: item.title.clone(),
+                clause: item
+                    .clauses
+                    .iter()
+                    .map(|c| c.split_once('#').map(|p| p.1).unwrap_or(c).to_string())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                guidance: item.guidance.clone(),
+                evidence: item
+                    .evidence
+                    .iter()
+                    .map(|e| match e.as_str() {
+                        "photo" => "照片",
+                        "document" => "文件",
+                        "interview" => "访谈",
+                        "record" => "记录",
+                        other => other,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                verdict: recorded.map(Verdict::label).unwrap_or(NOT_CHECKED),
+                class: recorded.map(verdict_class).unwrap_or("todo"),
+                note: done.map(|d| d.note.clone()).unwrap_or_default(),
+                version: done.map(|d| d.version).unwrap_or(0),
+                choices: verdict_choices(recorded, &ITEM_VERDICTS),
+                photos: evidence
+                    .iter()
+                    .filter(|e| {
+                        e.item_id == item.id && e.target == target && e.finding_id.is_none()
+                    })
+                    .map(|e| (e.sha256.clone(), e.name.clone()))
+                    .collect(),
+            });
+        }
+    }
+    places.retain(|g| !g.rows.is_empty());
+    places
+}
+
+/// The findings, each with its photos.
+fn finding_rows(
+    findings: Vec<crate::db::audits::Finding>,
+    evidence: &[crate::db::audits::Evidence],
+) -> Vec<FindingRow> {
+    findings
+        .into_iter()
+        .map(|f| FindingRow {
+            photos: evidence
+                .iter()
+                .filter(|e| e.finding_id == Some(f.id))
+                .map(|e| (e.sha256.clone(), e.name.clone()))
+                .collect(),
+            id: f.id,
+            clause: f
+                .clause
+                .split_once('#')
+                .map(|p| p.1)
+                .unwrap_or(&f.clause)
+                .to_string(),
+            severity: severity_label(&f.severity),
+            title: f.title,
+            observed: f.observed,
+            target: f.target,
+            owner: f.owner,
+            due: f.due,
+            status: match f.status.as_str() {
+                "open" => "待整改",
+                "corrected" => "已整改",
+                "verified" => "已验证",
+                _ => "",
+            },
+            status_code: f.status,
+        })
+        .collect()
+}
+
+/// What the report will print that no font may have: people's names, findings,
+/// notes and justifications (the standards' text is checked by the tests).
+fn glyph_warnings(
+    a: &Audit,
+    people: &[(String, String, String)],
+    findings: &[FindingRow],
+    verdicts: &[crate::db::audits::ClauseVerdict],
+    items: &[crate::db::audits::ItemResult],
+) -> Vec<String> {
+    let mut texts = serde_json::Map::new();
+    texts.insert("审核名称".into(), a.name.clone().into());
+    for (name, _, _) in people {
+        texts.insert(format!("审核组 {name}"), name.clone().into());
+    }
+    for f in findings {
+        texts.insert(
+            format!("发现 #{}", f.id),
+            format!("{} {} {} {}", f.title, f.observed, f.target, f.owner).into(),
+        );
+    }
+    for c in verdicts.iter().filter(|c| !c.justification.is_empty()) {
+        texts.insert(
+            format!("条款 {} 的说明", c.clause),
+            c.justification.clone().into(),
+        );
+    }
+    for r in items.iter().filter(|r| !r.note.is_empty()) {
+        texts.insert(
+            format!("检查项 {} {}", r.item_id, r.target),
+            r.note.clone().into(),
+        );
+    }
+    crate::report::pdf::missing_glyphs(&serde_json::Value::Object(texts))
+        .into_iter()
+        .map(|m| m.to_string())
+        .collect()
 }
 
 pub async fn show(
@@ -646,8 +755,21 @@ async fn refused(
                 .await?
                 .into_response())
         }
+        AuditError::Stale(_) => Ok((
+            axum::http::StatusCode::CONFLICT,
+            page(state, viewer, id, String::new(), e.to_string()).await?,
+        )
+            .into_response()),
         other => Err(other.into()),
     }
+}
+
+/// The version a form says its page showed: refused when missing (a page from
+/// before versions, or a hand-made request), since nothing could be compared.
+fn seen_version(raw: &str) -> Result<i64, AppError> {
+    raw.trim().parse().map_err(|_| {
+        AppError::BadRequest("表单缺少版本信息（页面可能已过期），请刷新页面后重试".into())
+    })
 }
 
 #[derive(Deserialize)]
@@ -658,6 +780,9 @@ pub struct ClauseForm {
     severity: String,
     #[serde(default)]
     justification: String,
+    /// The clause verdict's version the page showed.
+    #[serde(default)]
+    version: String,
 }
 
 pub async fn set_clause(
@@ -667,14 +792,20 @@ pub async fn set_clause(
     Form(f): Form<ClauseForm>,
 ) -> Result<Response, AppError> {
     let user = viewer.signed()?;
-    let v = Verdict::parse(&f.verdict)
-        .ok_or_else(|| AppError::BadRequest(format!("未知的结论：{}", f.verdict)))?;
+    let verdict = Verdict::parse(&f.verdict)
+        .ok_or_else(|| AppError::BadRequest("请选择条款的结论".into()))?;
+    let edit = ClauseEdit {
+        seen: seen_version(&f.version)?,
+        verdict,
+        severity: &f.severity,
+        justification: &f.justification,
+    };
     match state
         .db
-        .set_clause_verdict(id, &f.clause, v, &f.severity, &f.justification, &user)
+        .save_clause_verdict(id, &f.clause, &edit, &user)
         .await
     {
-        Ok(()) => Ok(Redirect::to(&format!("/audits/{id}#clauses")).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("/audits/{id}#clauses")).into_response()),
         Err(e) => refused(&state, &viewer, id, e).await,
     }
 }
@@ -712,15 +843,31 @@ pub async fn evidence(
         None => None,
     };
     if finding.is_none() {
-        let v = Verdict::parse(&get("verdict"))
-            .ok_or_else(|| AppError::BadRequest("请选择检查结论".into()))?;
+        // Only what differs from the recorded result is written (see `save_item`).
+        let verdict = match get("verdict").as_str() {
+            "" => None,
+            v => Some(
+                Verdict::parse(v).ok_or_else(|| AppError::BadRequest("请选择检查结论".into()))?,
+            ),
+        };
+        let note = get("note");
+        let edit = ItemEdit {
+            seen: seen_version(&get("version"))?,
+            verdict,
+            note: &note,
+        };
         if let Err(e) = state
             .db
-            .set_item(id, &get("item"), &target, v, &get("note"), &user)
+            .save_item(id, &get("item"), &target, &edit, &user)
             .await
         {
             return match e {
                 AuditError::Locked | AuditError::Invalid(_) => fail(e.to_string()).await,
+                AuditError::Stale(_) => Ok((
+                    axum::http::StatusCode::CONFLICT,
+                    fail(e.to_string()).await?,
+                )
+                    .into_response()),
                 other => Err(other.into()),
             };
         }
@@ -746,8 +893,11 @@ pub async fn evidence(
 
 #[derive(Deserialize)]
 pub struct FindingForm {
+    #[serde(default)]
     clause: String,
+    #[serde(default)]
     severity: String,
+    #[serde(default)]
     title: String,
     #[serde(default)]
     observed: String,

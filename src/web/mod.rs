@@ -668,6 +668,25 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
             (true, false) => AppError::Forbidden.into_response(),
         };
     }
+    // A one-time password (the first start's generated admin password) is changed
+    // before anything else: every other page leads to the account page.
+    if let Some(u) = &viewer.user
+        && u.must_change_password
+        && access != Access::Public
+        && !matches!(
+            path.as_deref(),
+            Some("/account" | "/account/password" | "/logout")
+        )
+    {
+        return if path.as_deref().is_some_and(|p| p.starts_with("/api/")) {
+            api::error(
+                StatusCode::FORBIDDEN,
+                "请先在“我的账号”页面修改初始密码，然后才能使用系统",
+            )
+        } else {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, "/account")]).into_response()
+        };
+    }
     // Every form POST of a signed-in session carries the session's CSRF token. The
     // check is here, not in handlers, so no form can forget it (the login form has
     // its own double-submit token; API clients use bearer tokens, not cookies).
@@ -815,9 +834,122 @@ pub struct ServeConfig {
 /// What the first start created, for the console.
 #[derive(Debug, Default)]
 pub struct Setup {
+    /// The admin password to print: set by the start that created the account, and
+    /// on every later start while a generated (one-time) password is unchanged.
     pub admin_password: Option<String>,
+    /// The admin account existed already: `admin_password` is printed again.
+    pub admin_password_again: bool,
     pub demo_users: Vec<(String, Role, String)>,
     pub library_created: bool,
+    /// What the start-up reconciliation did with approved submissions the library
+    /// did not hold (one line each, for the console).
+    pub reconciled: Vec<String>,
+}
+
+/// Where a generated admin password waits (mode 0600) until the admin changes it:
+/// written before the account is created, so no failed or unseen start can lose it.
+pub const INITIAL_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// The first start's `admin` account. A password given with `--admin-password` is
+/// the operator's; a generated one is one-time: kept in [`INITIAL_PASSWORD_FILE`],
+/// printed on every start until the admin has changed it (which the first login
+/// forces), then the file is removed.
+async fn initial_admin(db: &Db, cfg: &ServeConfig, setup: &mut Setup) -> Result<(), String> {
+    let e = |e: crate::db::accounts::AccountError| e.to_string();
+    let system = Actor {
+        user_id: None,
+        username: "system".into(),
+        ip: String::new(),
+    };
+    let file = cfg.data.join(INITIAL_PASSWORD_FILE);
+    let generate = || crate::db::accounts::random_token()[..20].to_string();
+    let admin = crate::db::accounts::NewUser {
+        username: "admin",
+        display_name: "系统管理员",
+        password: "",
+        role: Role::Admin,
+        department: "",
+    };
+    if db.user_count().await.map_err(e)? == 0 {
+        let password = match &cfg.admin_password {
+            Some(p) => {
+                let u = crate::db::accounts::NewUser {
+                    password: p,
+                    ..admin
+                };
+                db.create_user(&u, &system).await.map_err(e)?;
+                p.clone()
+            }
+            None => {
+                let p = generate();
+                write_secret(&cfg.data, &file, p.as_bytes())?;
+                let u = crate::db::accounts::NewUser {
+                    password: &p,
+                    ..admin
+                };
+                db.create_user_with_one_time_password(&u, &system)
+                    .await
+                    .map_err(e)?;
+                p
+            }
+        };
+        setup.admin_password = Some(password);
+        return Ok(());
+    }
+    match db.user_by_name("admin").await.map_err(e)? {
+        Some(a) if a.must_change_password => {
+            let kept = std::fs::read_to_string(&file)
+                .ok()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty());
+            let password = match kept {
+                Some(p) if db.password_matches(a.id, &p).await.map_err(e)? => p,
+                // The file is gone or does not match (another server's data
+                // directory on a shared database): a new one-time password.
+                _ => {
+                    let p = cfg.admin_password.clone().unwrap_or_else(generate);
+                    write_secret(&cfg.data, &file, p.as_bytes())?;
+                    if !db
+                        .renew_one_time_password(a.id, &p, &system)
+                        .await
+                        .map_err(e)?
+                    {
+                        let _ = std::fs::remove_file(&file);
+                        return Ok(());
+                    }
+                    p
+                }
+            };
+            setup.admin_password = Some(password);
+            setup.admin_password_again = true;
+        }
+        _ => {
+            // Changed (or no such account): nothing one-time is left to keep.
+            if file.exists() {
+                std::fs::remove_file(&file)
+                    .map_err(|err| format!("cannot remove {}: {err}", file.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a secret file readable by the owner only, atomically (temporary name,
+/// then rename).
+fn write_secret(dir: &std::path::Path, file: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!("{name}.partial"));
+    let fail = |err: std::io::Error| format!("cannot write {}: {err}", file.display());
+    std::fs::write(&tmp, bytes).map_err(fail)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    }
+    std::fs::rename(&tmp, file).map_err(fail)
 }
 
 /// Opens (or on first start creates) the database, the library and the index.
@@ -865,25 +997,7 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         username: "system".into(),
         ip: String::new(),
     };
-    if db.user_count().await.map_err(|e| e.to_string())? == 0 {
-        let password = cfg
-            .admin_password
-            .clone()
-            .unwrap_or_else(|| crate::db::accounts::random_token()[..20].to_string());
-        db.create_user(
-            &crate::db::accounts::NewUser {
-                username: "admin",
-                display_name: "系统管理员",
-                password: &password,
-                role: Role::Admin,
-                department: "",
-            },
-            &system,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        setup.admin_password = Some(password);
-    }
+    initial_admin(&db, cfg, &mut setup).await?;
     if cfg.demo {
         for role in Role::ALL {
             let name = format!("demo-{}", role.as_str());
@@ -910,49 +1024,10 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
             }
         }
     }
-    let key_file = cfg.data.join("pseudonym.key");
-    let pseudonym_key = match std::fs::read(&key_file) {
-        Ok(k) if k.len() == 32 => k,
-        _ => {
-            let mut k = vec![0u8; 32];
-            getrandom::fill(&mut k)
-                .map_err(|e| format!("no randomness for the pseudonym key: {e}"))?;
-            let tmp = cfg.data.join("pseudonym.key.partial");
-            std::fs::write(&tmp, &k).map_err(|e| e.to_string())?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|e| e.to_string())?;
-            }
-            std::fs::rename(&tmp, &key_file).map_err(|e| e.to_string())?;
-            k
-        }
-    };
+    let pseudonym_key = pseudonym_key(cfg)?;
     // A demo installation gets a simulated platform to audit on first start.
-    let platform_dir = cfg.data.join("platform");
-    if cfg.demo && !platform_dir.exists() {
-        let g = crate::platform::generate::generate(&Default::default());
-        let tmp = cfg.data.join("platform.partial");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-        for (name, text) in &g.files {
-            std::fs::write(tmp.join(name), text).map_err(|e| e.to_string())?;
-        }
-        // And its order log (the pilot's ~4,000 orders), for the process clauses.
-        let mut log = std::io::BufWriter::new(
-            std::fs::File::create(tmp.join("orders.csv")).map_err(|e| e.to_string())?,
-        );
-        crate::audit::generate::generate(
-            &crate::audit::generate::Settings::new(4_000, 1),
-            crate::audit::generate::OutFormat::Csv,
-            &mut log,
-        )
-        .map_err(|e| e.to_string())?;
-        std::io::Write::flush(&mut log).map_err(|e| e.to_string())?;
-        drop(log);
-        std::fs::rename(&tmp, &platform_dir).map_err(|e| e.to_string())?;
-        tracing::info!("generated a demo platform in {}", platform_dir.display());
+    if cfg.demo {
+        demo_platform(cfg)?;
     }
     let state = AppState(Arc::new(Inner {
         db,
@@ -995,7 +1070,61 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
     {
         demo_audits(&state, &auditor).await?;
     }
+    // Approved submissions a stopped server never finished publishing.
+    setup.reconciled = submissions::reconcile_publications(&state)
+        .await
+        .map_err(|e| {
+            let detail = match e {
+                AppError::Internal(m) => m,
+                other => other.to_string(),
+            };
+            format!("reconciling approved submissions with the library: {detail}")
+        })?;
     Ok((state, setup))
+}
+
+/// The key of the pseudonyms (HMAC-SHA-256), created once per data directory.
+fn pseudonym_key(cfg: &ServeConfig) -> Result<Vec<u8>, String> {
+    let key_file = cfg.data.join("pseudonym.key");
+    Ok(match std::fs::read(&key_file) {
+        Ok(k) if k.len() == 32 => k,
+        _ => {
+            let mut k = vec![0u8; 32];
+            getrandom::fill(&mut k)
+                .map_err(|e| format!("no randomness for the pseudonym key: {e}"))?;
+            write_secret(&cfg.data, &key_file, &k)?;
+            k
+        }
+    })
+}
+
+/// A simulated platform export (and its order log) in `DATA/platform`, once.
+fn demo_platform(cfg: &ServeConfig) -> Result<(), String> {
+    let platform_dir = cfg.data.join("platform");
+    if !platform_dir.exists() {
+        let g = crate::platform::generate::generate(&Default::default());
+        let tmp = cfg.data.join("platform.partial");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+        for (name, text) in &g.files {
+            std::fs::write(tmp.join(name), text).map_err(|e| e.to_string())?;
+        }
+        // And its order log (the pilot's ~4,000 orders), for the process clauses.
+        let mut log = std::io::BufWriter::new(
+            std::fs::File::create(tmp.join("orders.csv")).map_err(|e| e.to_string())?,
+        );
+        crate::audit::generate::generate(
+            &crate::audit::generate::Settings::new(4_000, 1),
+            crate::audit::generate::OutFormat::Csv,
+            &mut log,
+        )
+        .map_err(|e| e.to_string())?;
+        std::io::Write::flush(&mut log).map_err(|e| e.to_string())?;
+        drop(log);
+        std::fs::rename(&tmp, &platform_dir).map_err(|e| e.to_string())?;
+        tracing::info!("generated a demo platform in {}", platform_dir.display());
+    }
+    Ok(())
 }
 
 /// 331 answers (128 by phone, 203 online) to the repository's customer survey in

@@ -245,6 +245,13 @@ pub async fn login(
     match state.db.login(&f.username, &f.password, &viewer.ip).await {
         Ok(Login::Ok(user)) => match state.db.create_session(&user, &viewer.ip).await {
             Ok((token, _)) => {
+                // A one-time password is changed first (every page would send the
+                // user there anyway).
+                let next = if user.must_change_password {
+                    "/account".to_string()
+                } else {
+                    next
+                };
                 let cookie = format!(
                     "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{}; Max-Age={}",
                     secure(&state),
@@ -1211,6 +1218,8 @@ pub struct AccountPage {
     message: String,
     /// A token just created, shown once.
     new_token: String,
+    /// Set after a successful password change (the redirect's `?changed=1`).
+    notice: String,
 }
 
 async fn account_page(
@@ -1233,14 +1242,26 @@ async fn account_page(
         tokens,
         message,
         new_token,
+        notice: String::new(),
     })
+}
+
+#[derive(Deserialize, Default)]
+pub struct AccountQuery {
+    #[serde(default)]
+    changed: Option<String>,
 }
 
 pub async fn account(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
+    Query(q): Query<AccountQuery>,
 ) -> Result<AccountPage, AppError> {
-    account_page(&state, &viewer, String::new(), String::new()).await
+    let mut page = account_page(&state, &viewer, String::new(), String::new()).await?;
+    if q.changed.is_some() && !page.user.must_change_password {
+        page.notice = "密码已修改".into();
+    }
+    Ok(page)
 }
 
 #[derive(Deserialize)]
@@ -1249,24 +1270,37 @@ pub struct PasswordForm {
     new: String,
 }
 
+/// Changes the user's password (the current one goes through the throttled login
+/// check); a changed one-time password also removes its file from the data
+/// directory. Success redirects; a refusal shows the page with the reason.
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
     Form(f): Form<PasswordForm>,
-) -> Result<AccountPage, AppError> {
+) -> Result<Response, AppError> {
     let user = viewer.signed()?;
-    // The current password goes through the throttled login check.
     let message = match state
         .db
         .login(&user.username, &f.current, &viewer.ip)
         .await?
     {
+        Login::Ok(_) if f.new == f.current => "新密码不能与当前密码相同".to_string(),
         Login::Ok(_) => match state
             .db
             .set_password(user.id, &f.new, &viewer.actor())
             .await
         {
-            Ok(()) => "密码已修改".to_string(),
+            Ok(()) => {
+                if user.must_change_password {
+                    let file = state.data.join(super::INITIAL_PASSWORD_FILE);
+                    if let Err(e) = std::fs::remove_file(&file)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!(file = %file.display(), error = %e, "cannot remove the initial password file");
+                    }
+                }
+                return Ok(Redirect::to("/account?changed=1").into_response());
+            }
             Err(crate::db::accounts::AccountError::Db(e)) => {
                 return Err(AppError::Internal(e.to_string()));
             }
@@ -1275,7 +1309,9 @@ pub async fn change_password(
         Login::Wrong => "当前密码不正确".to_string(),
         Login::Throttled => "尝试次数过多，请 15 分钟后再试".to_string(),
     };
-    account_page(&state, &viewer, message, String::new()).await
+    Ok(account_page(&state, &viewer, message, String::new())
+        .await?
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -427,10 +427,10 @@ async fn page(
         .into_iter()
         .map(|a| (a.as_str(), a.label()))
         .collect();
+    // Approved but not in the library (the publish failed, or the server stopped
+    // in between): publishing is idempotent, so a retry is always safe.
     if s.state == SubState::Approved
-        && !s.publish_error.is_empty()
-        && !actor.is_author
-        && matches!(user.role, Role::Reviewer | Role::Admin)
+        && submission::next(s.state, Action::Publish, actor, "").is_ok()
     {
         actions.push((Action::Publish.as_str(), "重试发布"));
     }
@@ -571,6 +571,14 @@ async fn perform(
             return Ok(Err(format!("有 {errors} 个错误，修正后才能提交")));
         }
     }
+    // Publishing is idempotent: asking again once it is published (a double click,
+    // a concurrent retry that finished first) is a success, not a refusal.
+    if action == Action::Publish
+        && s.state == SubState::Published
+        && submission::next(SubState::Approved, action, actor, comment).is_ok()
+    {
+        return Ok(Ok(()));
+    }
     let to = match submission::next(s.state, action, actor, comment) {
         Ok(to) => to,
         Err(r) => return Ok(Err(r.to_string())),
@@ -683,8 +691,15 @@ pub async fn api_act(
     })
 }
 
+/// Publishes an approved submission into the library as `approver` and records it.
+/// Idempotent: the library returns the commit that already holds this submission's
+/// text, and a submission someone else marked published meanwhile is a success. A
+/// failure leaves it approved with the error shown and a retry button.
 async fn publish(state: &AppState, id: i64, approver: &User) -> Result<(), AppError> {
     let s = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+    if s.state != SubState::Approved {
+        return Ok(());
+    }
     let req = PublishRequest {
         text: s.text.clone(),
         author: Author::new(
@@ -704,21 +719,87 @@ async fn publish(state: &AppState, id: i64, approver: &User) -> Result<(), AppEr
         .map_err(|e| AppError::Internal(e.to_string()))?;
     match published {
         Ok(rev) => {
-            state.db.set_publish_result(id, &rev.id, "").await?;
-            state
-                .db
-                .transition(id, SubState::Approved, SubState::Published, approver, "")
-                .await?;
+            match state.db.mark_published(id, &rev.id, approver).await {
+                Ok(_) => {}
+                Err(Conflict::Moved(_)) => {
+                    // Moved on from approved to something other than published:
+                    // nothing in the states allows it; say so rather than hide it.
+                    return Err(AppError::Internal(format!(
+                        "submission {id} left the approved state while being published at {}",
+                        rev.id
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
             let _ = state.refresh();
         }
         Err(e) => {
             state
                 .db
-                .set_publish_result(id, "", &format!("发布失败：{e}"))
+                .set_publish_error(id, &publish_error_text(&e))
                 .await?;
         }
     }
     Ok(())
+}
+
+/// What a failed publish shows on the submission page, in words for staff (the
+/// details go to the server log).
+fn publish_error_text(e: &crate::library::LibraryError) -> String {
+    use crate::library::LibraryError as E;
+    tracing::warn!(error = %e, "publish failed");
+    let why = match e {
+        E::Invalid(diags) => {
+            let errors: Vec<&Diagnostic> = diags.iter().filter(|d| d.is_error()).collect();
+            match errors.first() {
+                Some(d) => format!(
+                    "文本未通过标准库的检查（{} 个错误），第一个在第 {} 行：{}",
+                    errors.len(),
+                    d.line,
+                    crate::diag::zh(d.code)
+                        .map(|z| z.0)
+                        .unwrap_or(d.message.as_str())
+                ),
+                None => "文本未通过标准库的检查".to_string(),
+            }
+        }
+        E::PathTaken { path, other, .. } => {
+            format!("标准库中的文件 {path} 已属于 {other}，不能存放这份标准")
+        }
+        _ => "标准库暂时无法写入（服务器上的标准库仓库损坏或不可访问），请联系管理员处理后重试"
+            .to_string(),
+    };
+    format!("发布失败：{why}")
+}
+
+/// At startup: every approved submission the library does not hold yet (a publish
+/// interrupted between approval and its commit, or between the commit and its
+/// record) is published now as its approver, or gets the error and its retry
+/// button. Returns one line per submission for the console.
+pub async fn reconcile_publications(state: &AppState) -> Result<Vec<String>, AppError> {
+    let mut report = Vec::new();
+    for s in state.db.submissions(&[SubState::Approved], None).await? {
+        let Some(approver) = state.db.approver(s.id).await? else {
+            let why = "发布失败：找不到批准人，请审核员重新发布";
+            state.db.set_publish_error(s.id, why).await?;
+            report.push(format!("提交 #{}（{}）：{why}", s.id, s.code));
+            continue;
+        };
+        publish(state, s.id, &approver).await?;
+        let now = state.db.submission(s.id).await?.ok_or(AppError::NotFound)?;
+        report.push(if now.state == SubState::Published {
+            format!(
+                "提交 #{}（{}）已批准但尚未发布，现已发布到标准库",
+                s.id, s.code
+            )
+        } else {
+            format!(
+                "提交 #{}（{}）已批准但未能发布，页面上显示原因和“重试发布”按钮：{}",
+                s.id, s.code, now.publish_error
+            )
+        });
+    }
+    Ok(report)
 }
 
 #[derive(Deserialize)]

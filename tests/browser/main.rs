@@ -655,6 +655,13 @@ async fn an_auditor_works_through_the_on_site_checklist_on_a_phone() {
         let form = c
             .find(Locator::Css("#item-outlet-emergency-plan-O03 form"))
             .await?;
+        // Nothing recorded yet: the control says so instead of preselecting 符合.
+        let unchecked = form
+            .find(Locator::Css("select[name=verdict]"))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(unchecked.as_deref(), Some(""), "未检查 until chosen");
         form.find(Locator::Css(
             "select[name=verdict] option[value=nonconform]",
         ))
@@ -675,12 +682,31 @@ async fn an_auditor_works_through_the_on_site_checklist_on_a_phone() {
             item.contains("应急预案未张贴") && item.contains("O03-应急预案.jpg"),
             "{item}"
         );
+        let shown = c
+            .find(Locator::Css(
+                "#item-outlet-emergency-plan-O03 select[name=verdict]",
+            ))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(
+            shown.as_deref(),
+            Some("nonconform"),
+            "the control shows the recorded verdict"
+        );
         shot(&c, "21-checklist-item").await;
 
         // A finding with its corrective action.
         c.goto(&format!("{base}/audits/{id}#findings")).await?;
         c.find(Locator::Css(
             ".finding-form select[name=clause] option[value='T/ZTAC 002—2023#8.4']",
+        ))
+        .await?
+        .click()
+        .await?;
+        // Nothing is preselected: the auditor chooses the severity.
+        c.find(Locator::Css(
+            ".finding-form select[name=severity] option[value=minor]",
         ))
         .await?
         .click()

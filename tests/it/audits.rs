@@ -394,3 +394,144 @@ async fn audit_runs_on_sqlite() {
 async fn audit_runs_on_postgres() {
     exercise(super::db::fresh_pg().await).await;
 }
+
+/// A clause verdict's version moves with every change, a run's included (and only
+/// when the run changes the derived verdict), so a form showing an older verdict
+/// cannot overwrite it; setting what is recorded writes nothing.
+async fn verdict_versions(db: Db) {
+    use biaozhun::audit::checks::ClauseOutcome;
+    use biaozhun::db::audits::{ClauseEdit, ItemEdit, Saved};
+    let me = auditor(&db).await;
+    let audit = db
+        .create_audit(
+            &NewAudit {
+                name: "版本",
+                standards: &scope(),
+                period_from: "2023-01-01",
+                period_to: "2023-12-31",
+                outlets: &[],
+                max_skipped: biaozhun::audit::DEFAULT_MAX_SKIPPED,
+            },
+            &me,
+        )
+        .await
+        .unwrap();
+    let clause = "T/ZTAC 002—2023#5.1";
+    let run = |verdict: &'static str| {
+        vec![ClauseOutcome {
+            clause: clause.into(),
+            verdict,
+            severity: None,
+            checks: vec![],
+        }]
+    };
+    let version = |db: &Db| {
+        let db = db.clone();
+        async move {
+            db.clause_verdicts(audit.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|v| v.clause == clause)
+                .map(|v| (v.verdict, v.version))
+                .unwrap()
+        }
+    };
+    db.record_run(audit.id, "s", &[], &run("符合"), &[])
+        .await
+        .unwrap();
+    assert_eq!(version(&db).await, (Verdict::Conform, 1));
+    db.record_run(audit.id, "s", &[], &run("符合"), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        version(&db).await,
+        (Verdict::Conform, 1),
+        "unchanged: same version"
+    );
+    db.record_run(audit.id, "s", &[], &run("不符合"), &[])
+        .await
+        .unwrap();
+    assert_eq!(version(&db).await, (Verdict::Nonconform, 2));
+    // A page that showed version 1 (符合) cannot set anything now.
+    let edit = |seen, verdict| ClauseEdit {
+        seen,
+        verdict,
+        severity: "",
+        justification: "现场核实",
+    };
+    assert!(matches!(
+        db.save_clause_verdict(audit.id, clause, &edit(1, Verdict::Observation), &me)
+            .await,
+        Err(AuditError::Stale(m)) if m.contains("5.1")
+    ));
+    assert_eq!(
+        db.save_clause_verdict(audit.id, clause, &edit(2, Verdict::Observation), &me)
+            .await
+            .unwrap(),
+        Saved::Changed(3)
+    );
+    // The same again (a double submit) writes nothing, even from the old page.
+    assert_eq!(
+        db.save_clause_verdict(audit.id, clause, &edit(2, Verdict::Observation), &me)
+            .await
+            .unwrap(),
+        Saved::Unchanged
+    );
+    // Checklist items: a note without a verdict is refused, nothing recorded.
+    let item = |seen, verdict, note| ItemEdit {
+        seen,
+        verdict,
+        note,
+    };
+    assert!(matches!(
+        db.save_item(
+            audit.id,
+            "outlet-premises",
+            "O01",
+            &item(0, None, "看过了"),
+            &me
+        )
+        .await,
+        Err(AuditError::Invalid(_))
+    ));
+    assert!(db.items(audit.id).await.unwrap().is_empty());
+    // Two first saves racing from pages that showed nothing: one is refused.
+    assert_eq!(
+        db.save_item(
+            audit.id,
+            "outlet-premises",
+            "O01",
+            &item(0, Some(Verdict::Conform), ""),
+            &me
+        )
+        .await
+        .unwrap(),
+        Saved::Changed(1)
+    );
+    assert!(matches!(
+        db.save_item(
+            audit.id,
+            "outlet-premises",
+            "O01",
+            &item(0, Some(Verdict::Nonconform), ""),
+            &me
+        )
+        .await,
+        Err(AuditError::Stale(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdict_versions_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&biaozhun::db::sqlite_url(&dir.path().join("a.db")))
+        .await
+        .unwrap();
+    verdict_versions(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdict_versions_on_postgres() {
+    verdict_versions(super::db::fresh_pg().await).await;
+}

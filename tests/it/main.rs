@@ -11,6 +11,7 @@ mod logs;
 mod monitor;
 mod platform;
 mod provisions;
+mod recorded;
 mod report;
 mod robustness;
 mod search;

@@ -9,13 +9,13 @@ use biaozhun::web::{self, Access, ROUTES, ServeConfig};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
-struct Server {
-    base: String,
-    state: web::AppState,
+pub struct Server {
+    pub base: String,
+    pub state: web::AppState,
     _dir: tempfile::TempDir,
 }
 
-async fn start(database_url: Option<String>) -> Server {
+pub async fn start(database_url: Option<String>) -> Server {
     start_monitored(database_url, Default::default()).await
 }
 
@@ -47,7 +47,7 @@ async fn start_monitored(
 }
 
 /// Send and read the body, failing the test on a transport error.
-trait Fetch {
+pub trait Fetch {
     async fn body_text(self) -> String;
     async fn body_json(self) -> serde_json::Value;
 }
@@ -61,14 +61,14 @@ impl Fetch for reqwest::RequestBuilder {
     }
 }
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap()
 }
 
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -97,7 +97,7 @@ async fn login(s: &Server, user: &str, password: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn session_for(s: &Server, role: Role) -> (String, String) {
+pub async fn session_for(s: &Server, role: Role) -> (String, String) {
     let name = format!("u-{}", role.as_str());
     let db = &s.state.db;
     let user = match db.user_by_name(&name).await.unwrap() {
@@ -1042,11 +1042,12 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
     let key = std::fs::read(cfg.data.join("pseudonym.key")).unwrap();
     assert_eq!(key.len(), 32);
     drop(state);
-    // Second start: nothing is created again, the admin password still works.
+    // Second start: nothing is created again; the generated admin password is
+    // one-time and unchanged, so it is shown again (and still works).
     let (state, setup) = web::prepare(&cfg).await.unwrap();
-    assert!(
-        !setup.library_created && setup.admin_password.is_none() && setup.demo_users.is_empty()
-    );
+    assert!(!setup.library_created && setup.demo_users.is_empty());
+    assert_eq!(setup.admin_password.as_deref(), Some(password.as_str()));
+    assert!(setup.admin_password_again);
     // The admin, a demo user per role, and the two simulated experts of the demo
     // acceptance review (they never sign in).
     assert_eq!(
@@ -1080,6 +1081,18 @@ async fn first_start_is_zero_config_and_later_starts_reuse_everything() {
             .unwrap(),
         biaozhun::db::accounts::Login::Ok(_)
     ));
+    // Once the admin has chosen a password, later starts show none and keep none.
+    let admin = state.db.user_by_name("admin").await.unwrap().unwrap();
+    assert!(admin.must_change_password);
+    state
+        .db
+        .set_password(admin.id, "a password of my own", &Actor::default())
+        .await
+        .unwrap();
+    drop(state);
+    let (_state, setup) = web::prepare(&cfg).await.unwrap();
+    assert!(setup.admin_password.is_none());
+    assert!(!cfg.data.join(web::INITIAL_PASSWORD_FILE).exists());
 }
 
 /// A publish that fails half-way leaves the submission approved with the error shown
