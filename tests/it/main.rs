@@ -15,5 +15,6 @@ mod robustness;
 mod search;
 mod standards;
 mod survey;
+mod uploads;
 mod web;
 mod workflow;
