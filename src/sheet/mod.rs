@@ -190,7 +190,11 @@ fn check_shared_strings(pkg: &mut crate::package::Package, name: &str) -> Result
                 }
                 Ok((declared, actual))
             })
-            .map_err(|e| vec![format!("{name}：Excel 文件{e}")])?;
+            .map_err(|e| {
+                vec![format!(
+                    "{name}：Excel 文件{e}；请在问卷星重新下载，或按时间分段导出后分别导入"
+                )]
+            })?;
         if let Some((declared, actual)) = counted
             && (declared > MAX_CELLS || actual > MAX_CELLS)
         {
@@ -212,12 +216,18 @@ fn check_shared_strings(pkg: &mut crate::package::Package, name: &str) -> Result
 }
 
 fn read_xlsx(bytes: &[u8], name: &str) -> Result<Rows, Vec<String>> {
-    let mut pkg = crate::package::Package::open(bytes, XLSX_LIMITS)
-        .map_err(|e| vec![format!("{name}：不是可读的 Excel 文件：{e}")])?;
-    pkg.check_all()
-        .map_err(|e| vec![format!("{name}：Excel 文件{e}")])?;
-    check_shared_strings(&mut pkg, name)?;
-    drop(pkg);
+    // Each pass gets its own budget: the second reads parts the first has
+    // already counted.
+    let open = || {
+        crate::package::Package::open(bytes, XLSX_LIMITS)
+            .map_err(|e| vec![format!("{name}：不是可读的 Excel 文件：{e}")])
+    };
+    open()?.check_all().map_err(|e| {
+        vec![format!(
+            "{name}：Excel 文件{e}；请在问卷星重新下载，或按时间分段导出后分别导入"
+        )]
+    })?;
+    check_shared_strings(&mut open()?, name)?;
     let mut wb: calamine::Xlsx<_> = calamine::Reader::new(Cursor::new(bytes))
         .map_err(|e| vec![format!("{name}：不是可读的 Excel 文件（{e}）")])?;
     let sheet = calamine::Reader::sheet_names(&wb)
