@@ -128,7 +128,7 @@
     drawGutter();
   }
 
-  function render(diags) {
+  function render(diags, total) {
     out.textContent = "";
     marks = {};
     var errors = 0;
@@ -155,6 +155,11 @@
       ok.textContent = "没有发现问题。";
       out.appendChild(ok);
     }
+    if (total > diags.length) {
+      var more = document.createElement("li");
+      more.textContent = "……另有 " + (total - diags.length) + " 条检查结果未列出";
+      out.appendChild(more);
+    }
     if (summary) summary.textContent = errors > 0 ? errors + " 个错误" : "";
     drawGutter();
   }
@@ -170,7 +175,7 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (j) {
         if (!j || mine !== seq) return; // a newer request is on its way
-        render(j.diagnostics);
+        render(j.diagnostics, j.diagnostics_total || j.diagnostics.length);
         if (preview) {
           // Server-rendered by the askama template (escaped there), not user HTML.
           preview.innerHTML = j.html || '<p class="card">文本还不能解析为标准，请先修正检查结果中的错误。</p>';

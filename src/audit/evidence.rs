@@ -7,9 +7,17 @@
 //! extension must agree with the content. A file is written to a temporary name
 //! and renamed into place, so a crash never leaves a half-written file under a
 //! valid hash; reading verifies the hash again.
+//!
+//! The store never keeps a file no row refers to: an upload is checked
+//! ([`EvidenceStore::check`]) without writing anything, and written only together
+//! with the row that cites it ([`EvidenceStore::record`]: under the store's write
+//! lock, and removed again if the row is refused). What a crash still leaves
+//! behind, [`EvidenceStore::sweep`] removes when the server starts.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -83,28 +91,50 @@ fn extension_ok(name: &str, mime: &str) -> bool {
 /// Evidence files under one directory.
 pub struct EvidenceStore {
     root: PathBuf,
+    /// Held while a file and the row citing it are written, and while files are
+    /// removed, so a removal never races a row that is about to cite the file.
+    writes: tokio::sync::Mutex<()>,
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn is_sha(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 impl EvidenceStore {
     pub fn new(root: &Path) -> Self {
         EvidenceStore {
             root: root.to_path_buf(),
+            writes: tokio::sync::Mutex::new(()),
         }
     }
 
     fn path_of(&self, sha: &str) -> Result<PathBuf, EvidenceError> {
-        if sha.len() != 64
-            || !sha
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
+        if !is_sha(sha) {
             return Err(EvidenceError::BadId);
         }
         Ok(self.root.join(&sha[..2]).join(&sha[2..]))
     }
 
-    /// Checks and stores `bytes` uploaded as `name`.
+    /// Checks and stores `bytes` uploaded as `name` (tools and tests; the web
+    /// application stores through [`EvidenceStore::record`]).
     pub fn put(&self, bytes: &[u8], name: &str) -> Result<Stored, EvidenceError> {
+        let stored = self.check(bytes, name)?;
+        self.write(bytes)?;
+        Ok(stored)
+    }
+
+    /// Checks `bytes` uploaded as `name` as evidence (size, type by content, the
+    /// extension) and names it by its hash, writing nothing.
+    pub fn check(&self, bytes: &[u8], name: &str) -> Result<Stored, EvidenceError> {
         if bytes.is_empty() {
             return Err(EvidenceError::Empty);
         }
@@ -118,9 +148,8 @@ impl EvidenceStore {
                 mime,
             });
         }
-        let sha = self.put_any(bytes)?;
         Ok(Stored {
-            sha256: sha,
+            sha256: sha_hex(bytes),
             mime,
             size: bytes.len(),
         })
@@ -130,12 +159,16 @@ impl EvidenceStore {
     /// has checked them), returning the hash. Used for survey files kept between
     /// an import's preview and its commit.
     pub fn put_any(&self, bytes: &[u8]) -> Result<String, EvidenceError> {
-        let sha: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        self.write(bytes).map(|(sha, _)| sha)
+    }
+
+    /// Writes `bytes` under their hash; whether this call created the file (false:
+    /// it was there already).
+    fn write(&self, bytes: &[u8]) -> Result<(String, bool), EvidenceError> {
+        let sha = sha_hex(bytes);
         let path = self.path_of(&sha)?;
-        if !path.exists() {
+        let created = !path.exists();
+        if created {
             let dir = path.parent().unwrap_or(&self.root);
             std::fs::create_dir_all(dir)?;
             let tmp = dir.join(format!(".{}.partial", &sha[2..]));
@@ -146,7 +179,91 @@ impl EvidenceStore {
             }
             std::fs::rename(&tmp, &path)?;
         }
-        Ok(sha)
+        Ok((sha, created))
+    }
+
+    /// Writes `bytes` and then `row`, the database write that cites the file, as
+    /// one step: under the store's write lock, and when the row is refused, a file
+    /// this call created is removed again. The outer error is the file's, the
+    /// inner the row's.
+    pub async fn record<T, E>(
+        &self,
+        bytes: &[u8],
+        row: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<Result<T, E>, EvidenceError> {
+        let _guard = self.writes.lock().await;
+        let (sha, created) = self.write(bytes)?;
+        let result = row.await;
+        if result.is_err() && created {
+            self.remove_file(&sha)?;
+        }
+        Ok(result)
+    }
+
+    fn remove_file(&self, sha: &str) -> Result<(), EvidenceError> {
+        match std::fs::remove_file(self.path_of(sha)?) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes a stored file (a pending upload that is done with).
+    pub async fn remove(&self, sha: &str) -> Result<(), EvidenceError> {
+        let _guard = self.writes.lock().await;
+        self.remove_file(sha)
+    }
+
+    /// Every file under the store (stored files by hash, and left-over
+    /// temporary files), with its age.
+    fn files(&self) -> Vec<(PathBuf, Option<String>, Duration)> {
+        let mut out = Vec::new();
+        let Ok(dirs) = std::fs::read_dir(&self.root) else {
+            return out;
+        };
+        for dir in dirs.flatten() {
+            let prefix = dir.file_name().to_string_lossy().to_string();
+            let Ok(entries) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let rest = e.file_name().to_string_lossy().to_string();
+                let sha = format!("{prefix}{rest}");
+                let age = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .unwrap_or_default();
+                out.push((e.path(), is_sha(&sha).then_some(sha), age));
+            }
+        }
+        out
+    }
+
+    /// Removes every file older than `grace` that no row cites (`keep` holds the
+    /// hashes rows cite), and temporary files a crash left behind. Younger files
+    /// are left alone: another process may be about to cite them. Returns the
+    /// removed files' names.
+    pub async fn sweep(
+        &self,
+        keep: &HashSet<String>,
+        grace: Duration,
+    ) -> Result<Vec<String>, EvidenceError> {
+        let _guard = self.writes.lock().await;
+        let mut removed = Vec::new();
+        for (path, sha, age) in self.files() {
+            let cited = sha.as_ref().is_some_and(|s| keep.contains(s));
+            if cited || age < grace {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(path.display().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
     }
 
     /// Reads a stored file, verifying its hash.
@@ -259,6 +376,47 @@ mod tests {
             1,
             "refused uploads leave nothing behind"
         );
+    }
+
+    /// A file is written only with the row that cites it: a refused row leaves no
+    /// file (unless another row already cited it), and the sweep removes what no
+    /// row cites once it is older than the grace period.
+    #[tokio::test]
+    async fn files_live_and_die_with_the_rows_that_cite_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::new(dir.path());
+        let checked = store.check(PNG, "门头.png").unwrap();
+        assert!(walk(dir.path()).is_empty(), "a check writes nothing");
+        let refused: Result<(), &str> = store
+            .record(PNG, async { Err("审核已关闭") })
+            .await
+            .unwrap();
+        assert!(refused.is_err());
+        assert!(walk(dir.path()).is_empty(), "a refused row leaves no file");
+        let ok: Result<i64, &str> = store.record(PNG, async { Ok(1) }).await.unwrap();
+        assert_eq!(ok, Ok(1));
+        assert_eq!(store.get(&checked.sha256).unwrap(), PNG);
+        // The same file refused for a second row stays: the first row cites it.
+        let again: Result<(), &str> = store.record(PNG, async { Err("重复") }).await.unwrap();
+        assert!(again.is_err());
+        assert!(store.get(&checked.sha256).is_ok());
+        // The sweep keeps what rows cite and young files; it removes the rest.
+        let orphan = store.put_any(PDF).unwrap();
+        let tmp = dir.path().join(&orphan[..2]).join(".leftover.partial");
+        std::fs::write(&tmp, b"half").unwrap();
+        let keep: HashSet<String> = [checked.sha256.clone()].into();
+        assert!(
+            store
+                .sweep(&keep, Duration::from_secs(600))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let removed = store.sweep(&keep, Duration::ZERO).await.unwrap();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(matches!(store.get(&orphan), Err(EvidenceError::Missing)));
+        assert!(!tmp.exists());
+        assert!(store.get(&checked.sha256).is_ok());
     }
 
     #[test]

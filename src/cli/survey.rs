@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use super::{CliError, Result, write_err};
 use crate::survey::stats::{Stats, compute};
 use crate::survey::validity::{self, Rules};
-use crate::survey::{Response, Survey, wjx};
+use crate::survey::{Kind, Response, Survey, wjx};
 
 #[derive(Debug, clap::Args)]
 pub struct SurveyArgs {
@@ -69,6 +69,10 @@ pub struct StatsArgs {
     /// DB3301/T 0441—2024 7.3 asks for 60).
     #[arg(long, default_value_t = 60)]
     pub min_seconds: u32,
+    /// The same export downloaded in 问卷星's other layout (按选项文本 / 按选项序号):
+    /// both are read and must agree answer for answer, or nothing is reported.
+    #[arg(long, value_name = "FILE")]
+    pub other_layout: Option<PathBuf>,
     /// A column whose title differs from the definition's: 问卷星 question number
     /// = question id (repeatable), e.g. `--map 5=channels`.
     #[arg(long = "map", value_name = "N=ID")]
@@ -194,23 +198,21 @@ fn load_responses(
     path: &Path,
     survey: &Survey,
     map: &std::collections::BTreeMap<usize, String>,
-) -> Result<(Vec<Response>, &'static str)> {
+) -> Result<wjx::Imported> {
     let bytes = std::fs::read(path).map_err(|source| CliError::Io {
         path: path.display().to_string(),
         source,
     })?;
     let name = path.display().to_string();
-    wjx::import_mapped(&bytes, &name, survey, map)
-        .map(|i| (i.responses, i.layout))
-        .map_err(|errors| {
-            let n = errors.len();
-            let shown: Vec<String> = errors.into_iter().take(50).collect();
-            CliError::Usage(format!(
-                "{name}: nothing imported, {n} problem(s):\n  {}{}",
-                shown.join("\n  "),
-                if n > 50 { "\n  …" } else { "" }
-            ))
-        })
+    wjx::import_mapped(&bytes, &name, survey, map).map_err(|errors| {
+        let n = errors.len();
+        let shown: Vec<String> = errors.into_iter().take(50).collect();
+        CliError::Usage(format!(
+            "{name}: nothing imported, {n} problem(s):\n  {}{}",
+            shown.join("\n  "),
+            if n > 50 { "\n  …" } else { "" }
+        ))
+    })
 }
 
 /// Writes beside the target and renames: never half a file.
@@ -231,10 +233,9 @@ fn f2(x: Option<f64>) -> String {
     x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into())
 }
 
-fn stats(args: StatsArgs, out: &mut dyn Write) -> Result<ExitCode> {
-    let survey = load_survey(&args.survey)?;
+fn parse_map(args: &[String]) -> Result<std::collections::BTreeMap<usize, String>> {
     let mut map = std::collections::BTreeMap::new();
-    for m in &args.map {
+    for m in args {
         let parsed = m
             .split_once('=')
             .and_then(|(n, id)| Some((n.trim().parse::<usize>().ok()?, id.trim().to_string())));
@@ -249,80 +250,137 @@ fn stats(args: StatsArgs, out: &mut dyn Write) -> Result<ExitCode> {
             }
         }
     }
-    let (responses, layout) = load_responses(&args.file, &survey, &map)?;
+    Ok(map)
+}
+
+/// The export read again in its other layout: the two must agree.
+fn check_other_layout(
+    args: &StatsArgs,
+    survey: &Survey,
+    map: &std::collections::BTreeMap<usize, String>,
+    imported: &wjx::Imported,
+) -> Result<()> {
+    let Some(path) = &args.other_layout else {
+        return Ok(());
+    };
+    let other = load_responses(path, survey, map)?;
+    let differ = wjx::disagreements(survey, imported, &other);
+    if differ.is_empty() {
+        eprintln!(
+            "{} 与 {} 逐题一致（{} 份答卷）",
+            args.file.display(),
+            path.display(),
+            imported.responses.len()
+        );
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{} 与 {} 的答案不一致，未作统计（同一次下载的两种格式应逐题相同；常见原因是问卷定义的 scale 与问卷实际的选项顺序不同）：\n  {}",
+        args.file.display(),
+        path.display(),
+        differ.join("\n  ")
+    )))
+}
+
+fn previous_responses(
+    args: &StatsArgs,
+    survey: &Survey,
+    map: &std::collections::BTreeMap<usize, String>,
+    rules: &Rules,
+) -> Result<Option<(Survey, Vec<Response>)>> {
+    let Some(p) = &args.previous else {
+        return Ok(None);
+    };
+    let ps = match &args.previous_survey {
+        Some(y) => load_survey(y)?,
+        None => survey.clone(),
+    };
+    let pr = load_responses(p, &ps, map)?.responses;
+    let pv = validity::check(&ps, &pr, rules);
+    let valid: Vec<Response> = pr
+        .into_iter()
+        .zip(pv)
+        .filter(|(_, v)| v.is_empty())
+        .map(|(r, _)| r)
+        .collect();
+    Ok(Some((ps, valid)))
+}
+
+fn write_pdf(
+    args: &StatsArgs,
+    path: &Path,
+    survey: &Survey,
+    responses: &[Response],
+    validity: &[Vec<validity::Reason>],
+    rules: &Rules,
+    s: &Stats,
+) -> Result<()> {
+    let suggestions = match &args.suggestions {
+        None => Vec::new(),
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|source| CliError::Io {
+                path: f.display().to_string(),
+                source,
+            })?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+    };
+    let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
+        .get(..10)
+        .unwrap_or_default()
+        .to_string();
+    let ctx = crate::survey::report::Context {
+        organisation: args.organisation.clone(),
+        suggestions,
+        date: date.clone(),
+    };
+    let data = crate::survey::report::data(survey, responses, validity, rules, s, &ctx);
+    let r = crate::report::pdf::render(crate::report::pdf::Job {
+        template_name: "templates/survey_report.typ",
+        template: crate::survey::report::TEMPLATE,
+        data: &data,
+        files: Vec::new(),
+        today: &date,
+        strict: args.strict,
+    })
+    .map_err(|e| CliError::Usage(format!("cannot render the report: {e}")))?;
+    for m in &r.missing {
+        eprintln!("warning: no font has {m}; it is blank in the PDF");
+    }
+    write_atomic(path, &r.pdf)
+}
+
+fn stats(args: StatsArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let survey = load_survey(&args.survey)?;
+    let map = parse_map(&args.map)?;
+    let imported = load_responses(&args.file, &survey, &map)?;
+    check_other_layout(&args, &survey, &map, &imported)?;
     let rules = Rules {
         min_seconds: (args.min_seconds > 0).then_some(args.min_seconds),
         straight_line_items: args.straight_line,
         ..Rules::default()
     };
-    let validity = validity::check(&survey, &responses, &rules);
-    let previous = match &args.previous {
-        None => None,
-        Some(p) => {
-            let ps = match &args.previous_survey {
-                Some(y) => load_survey(y)?,
-                None => survey.clone(),
-            };
-            let (pr, _) = load_responses(p, &ps, &map)?;
-            let pv = validity::check(&ps, &pr, &rules);
-            let valid: Vec<Response> = pr
-                .into_iter()
-                .zip(pv)
-                .filter(|(_, v)| v.is_empty())
-                .map(|(r, _)| r)
-                .collect();
-            Some((ps, valid))
-        }
-    };
+    let responses = &imported.responses;
+    let validity = validity::check(&survey, responses, &rules);
+    let previous = previous_responses(&args, &survey, &map, &rules)?;
     let s: Stats = compute(
         &survey,
-        &responses,
+        responses,
         &validity,
         previous.as_ref().map(|(s, r)| (s, r.as_slice())),
     );
     if let Some(path) = &args.xlsx {
-        let bytes = crate::survey::export::xlsx(&survey, &responses, &validity, &rules, &s)
+        let bytes = crate::survey::export::xlsx(&survey, responses, &validity, &rules, &s)
             .map_err(|e| CliError::Usage(format!("cannot build the workbook: {e}")))?;
         write_atomic(path, &bytes)?;
     }
     if let Some(path) = &args.pdf {
-        let suggestions = match &args.suggestions {
-            None => Vec::new(),
-            Some(f) => std::fs::read_to_string(f)
-                .map_err(|source| CliError::Io {
-                    path: f.display().to_string(),
-                    source,
-                })?
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect(),
-        };
-        let date = crate::audit::time::format_instant(crate::monitor::feed::now_us(), 480)
-            .get(..10)
-            .unwrap_or_default()
-            .to_string();
-        let ctx = crate::survey::report::Context {
-            organisation: args.organisation.clone(),
-            suggestions,
-            date: date.clone(),
-        };
-        let data = crate::survey::report::data(&survey, &responses, &validity, &rules, &s, &ctx);
-        let r = crate::report::pdf::render(crate::report::pdf::Job {
-            template_name: "templates/survey_report.typ",
-            template: crate::survey::report::TEMPLATE,
-            data: &data,
-            files: Vec::new(),
-            today: &date,
-            strict: args.strict,
-        })
-        .map_err(|e| CliError::Usage(format!("cannot render the report: {e}")))?;
-        for m in &r.missing {
-            eprintln!("warning: no font has {m}; it is blank in the PDF");
-        }
-        write_atomic(path, &r.pdf)?;
+        write_pdf(&args, path, &survey, responses, &validity, &rules, &s)?;
     }
+    let layout = imported.layout;
     if args.json {
         let invalid: Vec<serde_json::Value> = responses
             .iter()
@@ -332,15 +390,60 @@ fn stats(args: StatsArgs, out: &mut dyn Write) -> Result<ExitCode> {
             .collect();
         super::print_json(
             out,
-            &serde_json::json!({ "survey": survey.id, "layout": layout, "rules": rules, "stats": s, "invalid": invalid }),
+            &serde_json::json!({
+                "survey": survey.id, "layout": layout, "rules": rules, "stats": s,
+                "invalid": invalid, "read_as": imported.samples, "notes": imported.notes,
+            }),
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_text(out, &args, &survey, &imported, &validity, &s)
+}
+
+/// The first responses as read, for a person to check a coded file's reading.
+fn print_read_as(out: &mut dyn Write, survey: &Survey, imported: &wjx::Imported) -> Result<()> {
+    if imported.layout != "按选项序号" {
+        return Ok(());
+    }
+    for n in &imported.notes {
+        writeln!(out, "{n}").map_err(write_err)?;
+    }
+    writeln!(
+        out,
+        "前 {} 份答卷读作（请与问卷星后台核对）：",
+        imported.samples.len()
+    )
+    .map_err(write_err)?;
+    for s in &imported.samples {
+        let cells: Vec<String> = s
+            .cells
+            .iter()
+            .filter(|(id, _, _)| survey.question(id).is_some_and(|q| q.kind == Kind::Likert))
+            .map(|(id, raw, read)| match read.is_empty() {
+                true => format!("{id} 未答"),
+                false => format!("{id} {raw}→{read}"),
+            })
+            .collect();
+        writeln!(out, "  {}：{}", s.source, cells.join("，")).map_err(write_err)?;
+    }
+    Ok(())
+}
+
+fn print_text(
+    out: &mut dyn Write,
+    args: &StatsArgs,
+    survey: &Survey,
+    imported: &wjx::Imported,
+    validity: &[Vec<validity::Reason>],
+    s: &Stats,
+) -> Result<ExitCode> {
+    let (responses, layout) = (&imported.responses, imported.layout);
     let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(write_err);
     w(
         out,
         format!("{}（{}，{layout}）", survey.title, args.file.display()),
     )?;
+    print_read_as(out, survey, imported)?;
     let channels: Vec<String> = s
         .by_channel
         .iter()
@@ -435,7 +538,7 @@ fn stats(args: StatsArgs, out: &mut dyn Write) -> Result<ExitCode> {
     }
     let invalid: Vec<String> = responses
         .iter()
-        .zip(&validity)
+        .zip(validity)
         .filter(|(_, v)| !v.is_empty())
         .map(|(r, v)| {
             format!(

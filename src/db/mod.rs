@@ -11,6 +11,7 @@ pub mod acceptance;
 pub mod accounts;
 pub mod audits;
 pub mod events;
+pub mod files;
 pub mod live;
 pub mod submissions;
 pub mod surveys;

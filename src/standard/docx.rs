@@ -20,16 +20,39 @@
 //!   and each one is reported.
 //!
 //! Everything dropped is reported in [`Imported::warnings`] so nothing is lost
-//! silently. The reader is bounded: at most [`MAX_PART`] bytes are inflated from
-//! any part, so a zip bomb is refused rather than exhausting memory.
+//! silently (past [`MAX_WARNINGS`] they are counted, not listed). The reader is
+//! bounded, so a small file cannot make it hold or return much: the package is
+//! read through [`crate::package`] (at most [`MAX_PART`] inflated from one part,
+//! [`MAX_INFLATED`] from all, [`MAX_ENTRIES`] entries), at most [`MAX_BLOCKS`]
+//! paragraphs and tables are taken, and a draft over [`MAX_MARKDOWN`] is refused:
+//! a 184 KB file inflating to 63 MB of XML is refused instead of becoming 118 MB
+//! of JSON.
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use quick_xml::events::Event;
 
-/// Largest uncompressed size read from one part of the package.
-pub const MAX_PART: u64 = 64 << 20;
+use crate::package::{Limits, Package, PackageError};
+
+/// Largest uncompressed size read from one part of the package (a 300-page
+/// standard's `document.xml` is a few MiB).
+pub const MAX_PART: u64 = 16 << 20;
+/// Largest uncompressed size read from all parts together.
+pub const MAX_INFLATED: u64 = 24 << 20;
+/// Most entries in the package (pictures included).
+pub const MAX_ENTRIES: usize = 10_000;
+/// Most paragraphs and tables read from the body.
+pub const MAX_BLOCKS: usize = 100_000;
+/// Largest draft returned: what the editor's preview and lint take (1 MiB).
+pub const MAX_MARKDOWN: usize = 1 << 20;
+/// Warnings listed; the rest are counted in one last warning.
+pub const MAX_WARNINGS: usize = 200;
+
+const LIMITS: Limits = Limits {
+    entries: MAX_ENTRIES,
+    part: MAX_PART,
+    total: MAX_INFLATED,
+};
 
 /// What the import produced.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -59,8 +82,18 @@ pub enum DocxError {
     NotZip(String),
     #[error("Word 文档缺少 {0}，文件可能已损坏")]
     Missing(&'static str),
-    #[error("Word 文档的 {0} 解压后超过 {MAX_PART} 字节，拒绝读取")]
-    TooLarge(&'static str),
+    #[error("Word 文档{0}。请删除文档中多余的内容，或拆分成几份后分别导入")]
+    Package(PackageError),
+    #[error(
+        "Word 文档有 {MAX_BLOCKS} 个以上的段落和表格，超出一份标准的篇幅，未导入；请拆分成几份后分别导入"
+    )]
+    TooManyBlocks,
+    #[error(
+        "转换后的草稿有 {:.1} MiB，超过 {} MiB 的上限（编辑器能预览和保存的篇幅），未导入；请拆分成几份后分别导入",
+        *.0 as f64 / 1_048_576.0,
+        MAX_MARKDOWN >> 20
+    )]
+    TooLong(usize),
     #[error("Word 文档的 {part} 不是有效的 XML（第 {offset} 字节附近）：{message}")]
     Xml {
         part: &'static str,
@@ -69,23 +102,34 @@ pub enum DocxError {
     },
 }
 
+impl From<PackageError> for DocxError {
+    fn from(e: PackageError) -> Self {
+        match e {
+            PackageError::NotZip(m) => DocxError::NotZip(m),
+            other => DocxError::Package(other),
+        }
+    }
+}
+
 /// Converts a .docx package into a draft.
 pub fn import(bytes: &[u8], opts: &Options) -> Result<Imported, DocxError> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| DocxError::NotZip(e.to_string()))?;
-    let document =
-        read_part(&mut zip, "word/document.xml")?.ok_or(DocxError::Missing("word/document.xml"))?;
-    let styles = match read_part(&mut zip, "word/styles.xml")? {
+    let mut pkg = Package::open(bytes, LIMITS)?;
+    let document = pkg
+        .text("word/document.xml")?
+        .ok_or(DocxError::Missing("word/document.xml"))?;
+    let styles = match pkg.text("word/styles.xml")? {
         Some(x) => Styles::parse(&x)?,
         None => Styles::default(),
     };
-    let numbering = match read_part(&mut zip, "word/numbering.xml")? {
+    let numbering = match pkg.text("word/numbering.xml")? {
         Some(x) => Numbering::parse(&x)?,
         None => Numbering::default(),
     };
-    let has_footnotes = read_part(&mut zip, "word/footnotes.xml")?
+    let has_footnotes = pkg
+        .text("word/footnotes.xml")?
         .is_some_and(|x| x.matches("<w:footnote ").count() > 2);
     let blocks = parse_document(&document)?;
+    drop(document);
     let mut out = Writer::new(&styles, &numbering);
     for b in &blocks {
         out.block(b);
@@ -94,31 +138,11 @@ pub fn import(bytes: &[u8], opts: &Options) -> Result<Imported, DocxError> {
         out.warnings
             .push("文档中的脚注未导入；如需保留，请改写为正文中的“注：”".into());
     }
-    Ok(out.finish(opts))
-}
-
-fn read_part<R: Read + std::io::Seek>(
-    zip: &mut zip::ZipArchive<R>,
-    name: &'static str,
-) -> Result<Option<String>, DocxError> {
-    let file = match zip.by_name(name) {
-        Ok(f) => f,
-        Err(zip::result::ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(DocxError::NotZip(e.to_string())),
-    };
-    let mut s = String::new();
-    let read = file
-        .take(MAX_PART + 1)
-        .read_to_string(&mut s)
-        .map_err(|e| DocxError::Xml {
-            part: name,
-            offset: 0,
-            message: e.to_string(),
-        })?;
-    if read as u64 > MAX_PART {
-        return Err(DocxError::TooLarge(name));
+    let imported = out.finish(opts);
+    if imported.markdown.len() > MAX_MARKDOWN {
+        return Err(DocxError::TooLong(imported.markdown.len()));
     }
-    Ok(Some(s))
+    Ok(imported)
 }
 
 fn attr(e: &quick_xml::events::BytesStart, key: &[u8]) -> Option<String> {
@@ -310,6 +334,61 @@ enum Block {
     Table(Vec<Vec<String>>),
 }
 
+/// The innermost open table cell, if any.
+fn open_cell(tables: &mut [Vec<Vec<String>>]) -> Option<&mut String> {
+    tables
+        .last_mut()
+        .and_then(|t| t.last_mut())
+        .and_then(|row| row.last_mut())
+}
+
+fn push_block(blocks: &mut Vec<Block>, b: Block) -> Result<(), DocxError> {
+    blocks.push(b);
+    if blocks.len() > MAX_BLOCKS {
+        return Err(DocxError::TooManyBlocks);
+    }
+    Ok(())
+}
+
+/// A finished paragraph: text of the open table cell, or a block of the body.
+fn end_paragraph(
+    p: Para,
+    tables: &mut [Vec<Vec<String>>],
+    blocks: &mut Vec<Block>,
+) -> Result<(), DocxError> {
+    match open_cell(tables) {
+        Some(cell) => {
+            let text = p.text.trim();
+            if !text.is_empty() {
+                if !cell.is_empty() {
+                    cell.push(' ');
+                }
+                cell.push_str(text);
+            }
+            Ok(())
+        }
+        None => push_block(blocks, Block::Para(p)),
+    }
+}
+
+/// A finished table: flattened into the open cell when nested, else a block.
+fn end_table(
+    t: Vec<Vec<String>>,
+    tables: &mut [Vec<Vec<String>>],
+    blocks: &mut Vec<Block>,
+) -> Result<(), DocxError> {
+    match open_cell(tables) {
+        Some(cell) => {
+            for row in t {
+                cell.push(' ');
+                cell.push_str(&row.join(" "));
+            }
+            Ok(())
+        }
+        None => push_block(blocks, Block::Table(t)),
+    }
+}
+
 /// The body as paragraphs and tables, in order. Paragraphs inside table cells
 /// become cell text; text boxes are counted, not read.
 fn parse_document(xml: &str) -> Result<Vec<Block>, DocxError> {
@@ -424,40 +503,12 @@ fn parse_document(xml: &str) -> Result<Vec<Block>, DocxError> {
                 b"pPr" => in_ppr = false,
                 b"p" => {
                     if let Some(p) = para.take() {
-                        match tables
-                            .last_mut()
-                            .and_then(|t| t.last_mut())
-                            .and_then(|row| row.last_mut())
-                        {
-                            Some(cell) => {
-                                let text = p.text.trim();
-                                if !text.is_empty() {
-                                    if !cell.is_empty() {
-                                        cell.push(' ');
-                                    }
-                                    cell.push_str(text);
-                                }
-                            }
-                            None => blocks.push(Block::Para(p)),
-                        }
+                        end_paragraph(p, &mut tables, &mut blocks)?;
                     }
                 }
                 b"tbl" => {
                     if let Some(t) = tables.pop() {
-                        match tables
-                            .last_mut()
-                            .and_then(|o| o.last_mut())
-                            .and_then(|row| row.last_mut())
-                        {
-                            // A nested table is flattened into its cell.
-                            Some(cell) => {
-                                for row in t {
-                                    cell.push(' ');
-                                    cell.push_str(&row.join(" "));
-                                }
-                            }
-                            None => blocks.push(Block::Table(t)),
-                        }
+                        end_table(t, &mut tables, &mut blocks)?;
                     }
                 }
                 _ => {}
@@ -846,10 +897,19 @@ impl<'a> Writer<'a> {
         md.push_str("source: official\n---\n\n");
         md.push_str(&self.body.join("\n\n"));
         md.push('\n');
+        let mut warnings = self.warnings;
+        if warnings.len() > MAX_WARNINGS {
+            let more = warnings.len() - MAX_WARNINGS;
+            warnings.truncate(MAX_WARNINGS);
+            warnings.push(format!(
+                "……另有 {more} 条提示未列出（共 {} 条）",
+                MAX_WARNINGS + more
+            ));
+        }
         Imported {
             markdown: md,
             title,
-            warnings: self.warnings,
+            warnings,
         }
     }
 }

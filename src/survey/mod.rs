@@ -28,6 +28,62 @@ pub const LIKERT: [(&str, u8); 5] = [
     ("非常不满意", 1),
 ];
 
+/// The order in which a questionnaire listed the five answers of a satisfaction
+/// question: what 问卷星's 按选项序号 code 1 means. Written in a definition as
+/// `scale: 非常满意→非常不满意` or `scale: 非常不满意→非常满意` (see [`Scale::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Scale {
+    /// 非常满意 first: code 1 = 非常满意 … 5 = 非常不满意.
+    #[serde(rename = "非常满意→非常不满意")]
+    Descending,
+    /// 非常不满意 first: code 1 = 非常不满意 … 5 = 非常满意.
+    #[serde(rename = "非常不满意→非常满意")]
+    Ascending,
+}
+
+impl Scale {
+    /// Reads a stated order. The arrow may be `→`, `->` or `—>`, spaces do not
+    /// matter, and the ends may be written short (`满意→不满意`); `descending` and
+    /// `ascending` are accepted too.
+    pub fn parse(text: &str) -> Option<Scale> {
+        let t: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let t = t
+            .replace("—>", "→")
+            .replace("-->", "→")
+            .replace("->", "→")
+            .to_lowercase();
+        match t.as_str() {
+            "非常满意→非常不满意" | "满意→不满意" | "descending" => {
+                Some(Scale::Descending)
+            }
+            "非常不满意→非常满意" | "不满意→满意" | "ascending" => {
+                Some(Scale::Ascending)
+            }
+            _ => None,
+        }
+    }
+
+    /// How the order is written in a definition.
+    pub fn label(self) -> &'static str {
+        match self {
+            Scale::Descending => "非常满意→非常不满意",
+            Scale::Ascending => "非常不满意→非常满意",
+        }
+    }
+
+    /// The choice (an index into [`LIKERT`]) of each code, code 1 first.
+    fn choices(self) -> Vec<usize> {
+        match self {
+            Scale::Descending => (0..LIKERT.len()).collect(),
+            Scale::Ascending => (0..LIKERT.len()).rev().collect(),
+        }
+    }
+}
+
+/// How to write an order, for the messages that ask for one.
+const SCALE_HELP: &str =
+    "应写成“非常满意→非常不满意”（问卷先列非常满意）或“非常不满意→非常满意”（问卷先列非常不满意）";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -47,9 +103,20 @@ pub struct Question {
     pub id: String,
     pub text: String,
     pub kind: Kind,
-    /// Choice texts (single / multiple); Likert questions have [`LIKERT`].
+    /// Choice texts (single / multiple), in the questionnaire's order. Likert
+    /// questions read answers against [`LIKERT`]; they may list the five answers
+    /// here in the order the questionnaire showed them, which states their
+    /// [`Scale`] (the list is then cleared when the definition is read).
     #[serde(default)]
     pub options: Vec<String>,
+    /// The order the questionnaire showed a likert (or matrix) question's answers
+    /// in, as written (`scale: 非常满意→非常不满意`); read into [`Question::order`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<String>,
+    /// The order of a likert question's answers: its own (`scale:` or
+    /// `options:`), else its matrix's, else the survey's; `None` when not stated.
+    #[serde(skip)]
+    pub order: Option<Scale>,
     #[serde(default = "yes")]
     pub required: bool,
     /// Counts towards the satisfaction score (Likert questions only; default yes).
@@ -85,6 +152,58 @@ impl Question {
             _ => self.options.clone(),
         }
     }
+
+    /// What 问卷星's option numbers mean: the choice (an index into
+    /// [`Question::choices`]) of code 1, 2, …. Choice questions number their
+    /// options in the listed order; a likert question needs its stated
+    /// [`Scale`], and without one this is `None` (a number cannot be read).
+    pub fn code_choices(&self) -> Option<Vec<usize>> {
+        match self.kind {
+            Kind::Likert => self.order.map(Scale::choices),
+            Kind::Single | Kind::Multiple => Some((0..self.options.len()).collect()),
+            Kind::Matrix | Kind::Text => None,
+        }
+    }
+}
+
+/// The order a likert or matrix question states through `options:` (the five
+/// answers in the questionnaire's order) and `scale:`; an error when they are
+/// not the five answers in one of the two orders, or disagree.
+fn stated_scale(q: &Question, at: &str) -> Result<Option<Scale>, String> {
+    let written = match &q.scale {
+        None => None,
+        Some(t) => Some(
+            Scale::parse(t)
+                .ok_or_else(|| format!("{at}: `{}` 的 scale “{t}”{SCALE_HELP}", q.id))?,
+        ),
+    };
+    if q.options.is_empty() {
+        return Ok(written);
+    }
+    let listed: Vec<String> = q.options.iter().map(|o| o.trim().to_string()).collect();
+    let down: Vec<String> = LIKERT.iter().map(|(t, _)| t.to_string()).collect();
+    let up: Vec<String> = down.iter().rev().cloned().collect();
+    let from_options = if listed == down {
+        Scale::Descending
+    } else if listed == up {
+        Scale::Ascending
+    } else {
+        return Err(format!(
+            "{at}: 满意度题 `{}` 的 options 应按问卷中的顺序列出五个答案：[{}] 或 [{}]",
+            q.id,
+            down.join(", "),
+            up.join(", ")
+        ));
+    };
+    match written {
+        Some(s) if s != from_options => Err(format!(
+            "{at}: 满意度题 `{}` 的 scale（{}）与 options 的顺序（{}）不一致",
+            q.id,
+            s.label(),
+            from_options.label()
+        )),
+        _ => Ok(Some(from_options)),
+    }
 }
 
 /// A survey definition.
@@ -112,6 +231,10 @@ pub struct Survey {
     /// The validity rules, when they differ from [`validity::Rules::default`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity: Option<ValiditySettings>,
+    /// The order the questionnaire listed every satisfaction question's answers
+    /// in, unless a question states its own (as written; see [`Scale::parse`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<String>,
 }
 
 fn one() -> u32 {
@@ -204,76 +327,18 @@ impl Survey {
         if s.questions.is_empty() {
             errors.push(format!("{file}: the survey has no questions"));
         }
-        // Matrices become one Likert question per row.
-        let mut expanded = Vec::with_capacity(s.questions.len());
-        for q in std::mem::take(&mut s.questions) {
-            if q.kind != Kind::Matrix {
-                if !q.rows.is_empty() {
-                    errors.push(format!(
-                        "{}: question `{}` has rows but is not a matrix",
-                        line_of(&format!("id: {}", q.id)),
-                        q.id
-                    ));
+        let order = match &s.scale {
+            None => None,
+            Some(t) => {
+                let parsed = Scale::parse(t);
+                if parsed.is_none() {
+                    errors.push(format!("{}: scale “{t}”{SCALE_HELP}", line_of("scale:")));
                 }
-                expanded.push(q);
-                continue;
+                parsed
             }
-            let at = line_of(&format!("id: {}", q.id));
-            if q.rows.is_empty() {
-                errors.push(format!("{at}: matrix `{}` needs `rows:`", q.id));
-            }
-            if !q.options.is_empty() {
-                errors.push(format!(
-                    "{at}: matrix `{}` takes no options (its rows are rated 非常满意 … 非常不满意)",
-                    q.id
-                ));
-            }
-            for (i, r) in q.rows.iter().enumerate() {
-                expanded.push(Question {
-                    id: format!("{}.{}", q.id, i + 1),
-                    text: format!("{}：{r}", q.text),
-                    kind: Kind::Likert,
-                    options: Vec::new(),
-                    required: q.required,
-                    scored: q.scored,
-                    rows: Vec::new(),
-                    clauses: q.clauses.clone(),
-                    group: Some(q.id.clone()),
-                    row: Some(r.clone()),
-                });
-            }
-        }
-        s.questions = expanded;
-        let mut seen = std::collections::HashSet::new();
-        for q in &s.questions {
-            let at = line_of(&format!("id: {}", q.id));
-            if !seen.insert(q.id.as_str()) {
-                errors.push(format!("{at}: question id `{}` is used twice", q.id));
-            }
-            match q.kind {
-                Kind::Single | Kind::Multiple if q.options.len() < 2 => errors.push(format!(
-                    "{at}: question `{}` needs at least two options",
-                    q.id
-                )),
-                Kind::Likert | Kind::Text if !q.options.is_empty() => errors.push(format!(
-                    "{at}: question `{}` ({:?}) takes no options",
-                    q.id, q.kind
-                )),
-                _ => {}
-            }
-            if q.scored == Some(true) && q.kind != Kind::Likert {
-                errors.push(format!(
-                    "{at}: only satisfaction (likert) questions can be scored (`{}`)",
-                    q.id
-                ));
-            }
-            let mut opts = std::collections::HashSet::new();
-            for o in &q.options {
-                if !opts.insert(o.as_str()) {
-                    errors.push(format!("{at}: option `{o}` appears twice in `{}`", q.id));
-                }
-            }
-        }
+        };
+        s.expand_matrices(order, &line_of, &mut errors);
+        s.check_questions(&line_of, &mut errors);
         if let Some(o) = &s.overall {
             match s.question(o) {
                 Some(q) if q.kind == Kind::Likert => {}
@@ -292,6 +357,106 @@ impl Survey {
         } else {
             Err(errors)
         }
+    }
+
+    /// Replaces each matrix by one likert question per row, and settles every
+    /// likert question's [`Scale`]: its own (`scale:` or `options:`), else its
+    /// matrix's, else the survey's.
+    fn expand_matrices(
+        &mut self,
+        order: Option<Scale>,
+        line_of: &dyn Fn(&str) -> String,
+        errors: &mut Vec<String>,
+    ) {
+        let mut expanded = Vec::with_capacity(self.questions.len());
+        for mut q in std::mem::take(&mut self.questions) {
+            let at = line_of(&format!("id: {}", q.id));
+            if matches!(q.kind, Kind::Likert | Kind::Matrix) {
+                match stated_scale(&q, &at) {
+                    Ok(own) => q.order = own.or(order),
+                    Err(e) => errors.push(e),
+                }
+                q.options.clear();
+            } else if q.scale.is_some() {
+                errors.push(format!(
+                    "{at}: `{}` 不是满意度题，scale 只用于 likert 和 matrix 题",
+                    q.id
+                ));
+            }
+            if q.kind != Kind::Matrix {
+                if !q.rows.is_empty() {
+                    errors.push(format!(
+                        "{at}: question `{}` has rows but is not a matrix",
+                        q.id
+                    ));
+                }
+                expanded.push(q);
+                continue;
+            }
+            if q.rows.is_empty() {
+                errors.push(format!("{at}: matrix `{}` needs `rows:`", q.id));
+            }
+            for (i, r) in q.rows.iter().enumerate() {
+                expanded.push(Question {
+                    id: format!("{}.{}", q.id, i + 1),
+                    text: format!("{}：{r}", q.text),
+                    kind: Kind::Likert,
+                    options: Vec::new(),
+                    scale: q.scale.clone(),
+                    order: q.order,
+                    required: q.required,
+                    scored: q.scored,
+                    rows: Vec::new(),
+                    clauses: q.clauses.clone(),
+                    group: Some(q.id.clone()),
+                    row: Some(r.clone()),
+                });
+            }
+        }
+        self.questions = expanded;
+    }
+
+    /// Ids, options and scoring of the (expanded) questions.
+    fn check_questions(&self, line_of: &dyn Fn(&str) -> String, errors: &mut Vec<String>) {
+        let mut seen = std::collections::HashSet::new();
+        for q in &self.questions {
+            let at = line_of(&format!("id: {}", q.id));
+            if !seen.insert(q.id.as_str()) {
+                errors.push(format!("{at}: question id `{}` is used twice", q.id));
+            }
+            match q.kind {
+                Kind::Single | Kind::Multiple if q.options.len() < 2 => errors.push(format!(
+                    "{at}: question `{}` needs at least two options",
+                    q.id
+                )),
+                Kind::Text if !q.options.is_empty() => errors.push(format!(
+                    "{at}: question `{}` ({:?}) takes no options",
+                    q.id, q.kind
+                )),
+                _ => {}
+            }
+            if q.scored == Some(true) && q.kind != Kind::Likert {
+                errors.push(format!(
+                    "{at}: only satisfaction (likert) questions can be scored (`{}`)",
+                    q.id
+                ));
+            }
+            let mut opts = std::collections::HashSet::new();
+            for o in &q.options {
+                if !opts.insert(o.as_str()) {
+                    errors.push(format!("{at}: option `{o}` appears twice in `{}`", q.id));
+                }
+            }
+        }
+    }
+
+    /// The likert questions whose answer order is not stated: a file of option
+    /// numbers (按选项序号) cannot be read for them.
+    pub fn unstated_scales(&self) -> Vec<&Question> {
+        self.questions
+            .iter()
+            .filter(|q| q.kind == Kind::Likert && q.order.is_none())
+            .collect()
     }
 
     /// The validity rules of this survey (its `validity:` or the defaults).

@@ -1305,7 +1305,8 @@ pub async fn add_evidence(
                 .into_response(),
         );
     };
-    let stored = match state.evidence.put(&bytes, &name) {
+    // Checked first; written only with the row that cites it.
+    let stored = match state.evidence.check(&bytes, &name) {
         Ok(s) => s,
         Err(e) => {
             return Ok(project_page(&state, &viewer, id, e.to_string())
@@ -1314,10 +1315,14 @@ pub async fn add_evidence(
         }
     };
     let note = fields.get("note").cloned().unwrap_or_default();
-    match state
+    let row = state
         .db
-        .evidence_add(id, &category, &name, &stored, note.trim(), Some(user.id))
+        .evidence_add(id, &category, &name, &stored, note.trim(), Some(user.id));
+    match state
+        .evidence
+        .record(&bytes, row)
         .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
     {
         Ok(()) => Ok(Redirect::to(&format!("/acceptance/projects/{id}#evidence")).into_response()),
         Err(ReviewError::Invalid(m)) => {

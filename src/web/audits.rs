@@ -834,14 +834,23 @@ pub async fn evidence(
         )
     };
     let finding: Option<i64> = get("finding").parse().ok();
-    // Store the file first (content-addressed: a retry stores nothing twice).
+    // Check the file first; it is written only with the row that cites it, once
+    // the audit is open and the finding is this audit's.
     let stored = match &file {
-        Some((name, bytes)) => match state.evidence.put(bytes, name) {
-            Ok(s) => Some((name.clone(), s)),
+        Some((name, bytes)) => match state.evidence.check(bytes, name) {
+            Ok(s) => Some((name.clone(), s, bytes)),
             Err(e) => return fail(e.to_string()).await,
         },
         None => None,
     };
+    if stored.is_some()
+        && let Err(e) = super::evidence_allowed(&state, id, finding).await
+    {
+        return match e {
+            AuditError::Locked | AuditError::Invalid(_) => fail(e.to_string()).await,
+            other => Err(other.into()),
+        };
+    }
     if finding.is_none() {
         // Only what differs from the recorded result is written (see `save_item`).
         let verdict = match get("verdict").as_str() {
@@ -872,7 +881,7 @@ pub async fn evidence(
             };
         }
     }
-    if let Some((name, s)) = &stored {
+    if let Some((name, s, bytes)) = &stored {
         let item = get("item");
         let ev = NewEvidence {
             finding_id: finding,
@@ -881,7 +890,13 @@ pub async fn evidence(
             stored: s,
             name,
         };
-        if let Err(e) = state.db.add_evidence(id, &ev, &user).await {
+        let row = state.db.add_evidence(id, &ev, &user);
+        let recorded = state
+            .evidence
+            .record(bytes, row)
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        if let Err(e) = recorded {
             return match e {
                 AuditError::Locked | AuditError::Invalid(_) => fail(e.to_string()).await,
                 other => Err(other.into()),

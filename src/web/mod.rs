@@ -145,7 +145,7 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/api/v1/submissions/{id}/comments", access: Access::Roles(AUTHORS), example: "/api/v1/submissions/1/comments", summary: "对条款发表意见或回复（JSON：clause、body、parent）", handler: || post(submissions::api_comment) },
     RouteSpec { method: "GET", path: "/notifications", access: Access::Roles(AUTHORS), example: "/notifications", summary: "通知：退回修改、审核意见、回复、待审提交", handler: || get(submissions::notifications) },
     RouteSpec { method: "GET", path: "/api/v1/notifications", access: Access::Roles(AUTHORS), example: "/api/v1/notifications", summary: "通知与待办计数（不标记已读）", handler: || get(submissions::api_notifications) },
-    RouteSpec { method: "POST", path: "/api/v1/import/docx", access: Access::Roles(AUTHORS), example: "/api/v1/import/docx", summary: "把 Word 文档（.docx，请求体）转换为标准草稿（参数 code、title、category）", handler: || post(submissions::api_import_docx) },
+    RouteSpec { method: "POST", path: "/api/v1/import/docx", access: Access::Roles(AUTHORS), example: "/api/v1/import/docx", summary: "把 Word 文档（.docx，请求体）转换为标准草稿（参数 code、title、category；繁忙时 503 + Retry-After）", handler: || post(submissions::api_import_docx) },
     RouteSpec { method: "POST", path: "/api/v1/preview", access: Access::Roles(AUTHORS), example: "/api/v1/preview", summary: "预览与检查草稿（返回标准页面的 HTML 与诊断）", handler: || post(submissions::api_preview) },
     RouteSpec { method: "GET", path: "/audits", access: Access::Roles(AUDITORS), example: "/audits", summary: "符合性审核列表与新建", handler: || get(audits::list) },
     RouteSpec { method: "POST", path: "/audits", access: Access::Roles(AUDITORS), example: "/audits", summary: "新建审核（名称、标准、期间）", handler: || post(audits::create) },
@@ -180,7 +180,7 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec { method: "POST", path: "/surveys/{id}/links", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/links", summary: "生成问卷链接：公开链接（二维码）或一次性链接", handler: || post(surveys::create_links) },
     RouteSpec { method: "POST", path: "/surveys/{id}/links/{token}/revoke", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/links/x/revoke", summary: "停用问卷链接", handler: || post(surveys::revoke_link) },
     RouteSpec { method: "GET", path: "/surveys/{id}/links.csv", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/links.csv", summary: "问卷链接清单（CSV，用于短信群发）", handler: || get(surveys::links_csv) },
-    RouteSpec { method: "POST", path: "/surveys/{id}/import", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/import", summary: "上传问卷星导出文件，预览导入（不写入）", handler: || post(surveys::import_upload) },
+    RouteSpec { method: "POST", path: "/surveys/{id}/import", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/import", summary: "上传问卷星导出文件（可另附同一次下载的另一种格式以核对），预览导入（不写入；繁忙时 503 + Retry-After）", handler: || post(surveys::import_upload) },
     RouteSpec { method: "POST", path: "/surveys/{id}/import/confirm", access: Access::Roles(SURVEY_STAFF), example: "/surveys/1/import/confirm", summary: "按确认的列映射导入（全部或全不）", handler: || post(surveys::import_confirm) },
     RouteSpec { method: "GET", path: "/surveys/{id}/phone", access: Access::Roles(INTERVIEWERS), example: "/surveys/1/phone", summary: "电话访问录入（访问员、订单、受访者电话）", handler: || get(surveys::phone_get) },
     RouteSpec { method: "POST", path: "/surveys/{id}/phone", access: Access::Roles(INTERVIEWERS), example: "/surveys/1/phone", summary: "保存一份电话访问答卷", handler: || post(surveys::phone_post) },
@@ -231,9 +231,25 @@ pub const MAX_UPLOAD: usize = 16 << 20;
 /// Routes that take file uploads and so the larger limit.
 pub const UPLOADS: &[&str] = &["/api/v1/import/docx", "/api/v1/events"];
 
-/// Largest survey export upload: 问卷星 files up to 50 MB are read (and a larger
-/// one gets the importer's own message, so the limit is above that).
-pub const MAX_SURVEY_UPLOAD: usize = 64 << 20;
+/// Largest survey export upload: 问卷星 files up to 50 MB are read, and the two
+/// layouts of one export may come together (a larger file gets the importer's
+/// own message, so the limit is above that).
+pub const MAX_SURVEY_UPLOAD: usize = 104 << 20;
+
+/// Heavy imports (a Word file converted, a survey export read) at once. Each can
+/// hold a few hundred MiB while it reads, within the bounds of `package` and
+/// `sheet`; more are turned away rather than queued.
+pub const HEAVY_SLOTS: usize = 2;
+/// How long a heavy import waits for a slot before it is answered 503.
+pub const HEAVY_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+/// The `Retry-After` of a heavy import turned away, in seconds.
+pub const HEAVY_RETRY_S: u64 = 5;
+
+/// How long an upload waits between its preview and its confirmation.
+pub const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// Files younger than this are left alone by the startup sweep: another process
+/// on the same data directory may be about to cite them.
+pub const SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Whether `path` takes uploads: the routes in [`UPLOADS`], audit evidence
 /// (`/audits/{id}/evidence`) and survey imports.
@@ -339,6 +355,14 @@ pub struct Inner {
     pub platform_dir: PathBuf,
     /// Evidence files (`DATA/evidence`).
     pub evidence: crate::audit::evidence::EvidenceStore,
+    /// The 问卷星 files committed imports came from (`DATA/survey-uploads`).
+    pub survey_files: crate::audit::evidence::EvidenceStore,
+    /// Uploads between an import's preview and its confirmation
+    /// (`DATA/pending-imports`; see [`PENDING_TTL`]).
+    pub pending: crate::audit::evidence::EvidenceStore,
+    /// Slots for heavy imports (Word files, survey exports) being read: at most
+    /// [`HEAVY_SLOTS`] at once, the rest answered 503 with `Retry-After`.
+    pub heavy_slots: tokio::sync::Semaphore,
     /// The installation's secret for pseudonyms of personal identifiers
     /// (`DATA/pseudonym.key`, 32 random bytes made on first start).
     pub pseudonym_key: Vec<u8>,
@@ -410,9 +434,13 @@ impl AppState {
         Ok(true)
     }
 
-    /// Files uploaded for a survey import, kept by hash between preview and commit.
-    pub fn survey_uploads(&self) -> crate::audit::evidence::EvidenceStore {
-        crate::audit::evidence::EvidenceStore::new(&self.data.join("survey-uploads"))
+    /// A slot for a heavy import, waited for at most [`HEAVY_WAIT`]; when every
+    /// slot stays busy, [`AppError::Busy`] (503 with `Retry-After`).
+    pub async fn heavy_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+        match tokio::time::timeout(HEAVY_WAIT, self.heavy_slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(AppError::Busy),
+        }
     }
 
     /// Runs `f` with the search index.
@@ -475,7 +503,7 @@ pub(crate) async fn render_pdf(
 /// The parts of a multipart upload: its text fields, and the file sent as
 /// `file_field` (its name and bytes; an empty file counts as none).
 pub(crate) async fn read_multipart(
-    mut form: axum::extract::Multipart,
+    form: axum::extract::Multipart,
     file_field: &str,
 ) -> Result<
     (
@@ -484,24 +512,37 @@ pub(crate) async fn read_multipart(
     ),
     AppError,
 > {
+    let (fields, mut files) = read_multipart_files(form, &[file_field]).await?;
+    Ok((fields, files.remove(file_field)))
+}
+
+/// Files sent in one multipart form.
+pub(crate) type Files = std::collections::BTreeMap<String, (String, Vec<u8>)>;
+
+/// [`read_multipart`] for a form with several file fields: the text fields, and
+/// each file sent under one of `file_fields` (empty files count as none).
+pub(crate) async fn read_multipart_files(
+    mut form: axum::extract::Multipart,
+    file_fields: &[&str],
+) -> Result<(std::collections::BTreeMap<String, String>, Files), AppError> {
     let failed = |e: axum::extract::multipart::MultipartError| {
         AppError::BadRequest(format!("上传失败：{e}"))
     };
     let mut fields = std::collections::BTreeMap::new();
-    let mut file = None;
+    let mut files = Files::new();
     while let Some(field) = form.next_field().await.map_err(failed)? {
         let name = field.name().unwrap_or("").to_string();
-        if name == file_field {
+        if file_fields.contains(&name.as_str()) {
             let fname = field.file_name().unwrap_or("").to_string();
             let bytes = field.bytes().await.map_err(failed)?;
             if !bytes.is_empty() {
-                file = Some((fname, bytes.to_vec()));
+                files.insert(name, (fname, bytes.to_vec()));
             }
         } else {
             fields.insert(name, field.text().await.map_err(failed)?);
         }
     }
-    Ok((fields, file))
+    Ok((fields, files))
 }
 
 /// What went wrong, as the user should see it.
@@ -517,6 +558,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("服务器内部错误")]
     Internal(String),
+    /// Every heavy-import slot is busy: answered 503 with `Retry-After`.
+    #[error("服务器正忙：同时进行的导入较多，请稍等几秒后重试（文件未保存）")]
+    Busy,
 }
 
 impl From<crate::db::accounts::AccountError> for AppError {
@@ -536,6 +580,7 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -546,7 +591,12 @@ impl IntoResponse for AppError {
             // The detail goes to the log, never to the client.
             tracing::error!(error = %detail, "internal error");
         }
-        pages::error_page(self.status(), &self.to_string())
+        let mut r = pages::error_page(self.status(), &self.to_string());
+        if let AppError::Busy = self {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(HEAVY_RETRY_S));
+        }
+        r
     }
 }
 
@@ -1040,11 +1090,15 @@ pub async fn prepare(cfg: &ServeConfig) -> Result<(AppState, Setup), String> {
         audits_dir: cfg.standards.with_file_name("audits"),
         platform_dir: cfg.data.join("platform"),
         evidence: crate::audit::evidence::EvidenceStore::new(&cfg.data.join("evidence")),
+        survey_files: crate::audit::evidence::EvidenceStore::new(&cfg.data.join("survey-uploads")),
+        pending: crate::audit::evidence::EvidenceStore::new(&cfg.data.join("pending-imports")),
+        heavy_slots: tokio::sync::Semaphore::new(HEAVY_SLOTS),
         pseudonym_key,
         checked: std::sync::Mutex::new(std::time::Instant::now()),
         ingest_slots: tokio::sync::Semaphore::new(monitor::INGEST_SLOTS),
         monitor: crate::monitor::service::Handle::new(cfg.monitor.clone()),
     }));
+    sweep_stores(&state).await?;
     // The repository's survey definitions (surveys/ beside the standards).
     surveys::load_repo_surveys(&state, &surveys::surveys_dir(&cfg.standards)).await;
     // A demo installation has a year of survey answers, for the survey pages and
@@ -1123,6 +1177,48 @@ fn demo_platform(cfg: &ServeConfig) -> Result<(), String> {
         drop(log);
         std::fs::rename(&tmp, &platform_dir).map_err(|e| e.to_string())?;
         tracing::info!("generated a demo platform in {}", platform_dir.display());
+    }
+    Ok(())
+}
+
+/// Whether evidence may be attached to audit `id` (and its `finding`): the audit
+/// is open and the finding is the audit's. Checked before an evidence file is
+/// written; the row's own transaction checks again.
+pub(crate) async fn evidence_allowed(
+    state: &AppState,
+    id: i64,
+    finding: Option<i64>,
+) -> Result<(), crate::db::audits::AuditError> {
+    use crate::db::audits::AuditError;
+    let audit = state.db.audit(id).await?.ok_or(AuditError::Missing)?;
+    if audit.state != "open" {
+        return Err(AuditError::Locked);
+    }
+    if let Some(f) = finding
+        && !state.db.findings(id).await?.iter().any(|x| x.id == f)
+    {
+        return Err(AuditError::Invalid("该发现不属于这个审核".into()));
+    }
+    Ok(())
+}
+
+/// The startup sweep: files no row cites are removed from the evidence and survey
+/// stores (a crash between a file and its row can leave one), and uploads left
+/// pending by an earlier run. Each removal is logged.
+pub async fn sweep_stores(state: &AppState) -> Result<(), String> {
+    let e = |e: crate::audit::evidence::EvidenceError| e.to_string();
+    let evidence = state.db.evidence_files().await.map_err(|e| e.to_string())?;
+    let surveys = state.db.survey_files().await.map_err(|e| e.to_string())?;
+    let none = std::collections::HashSet::new();
+    for (store, keep, what) in [
+        (&state.evidence, &evidence, "evidence"),
+        (&state.survey_files, &surveys, "survey-uploads"),
+        (&state.pending, &none, "pending-imports"),
+    ] {
+        let removed = store.sweep(keep, SWEEP_GRACE).await.map_err(e)?;
+        for f in &removed {
+            tracing::info!(store = what, file = %f, "removed a stored file no record cites");
+        }
     }
     Ok(())
 }

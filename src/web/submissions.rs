@@ -92,16 +92,20 @@ pub struct LintRequest {
 
 /// `POST /api/v1/lint`: live lint for the editor (no side effects).
 pub async fn api_lint(axum::Json(r): axum::Json<LintRequest>) -> Response {
-    let diags = lint_text(&r.text, &r.code);
-    axum::Json(serde_json::json!({ "diagnostics": with_zh(&diags) })).into_response()
+    let (diagnostics, total) = diagnostics_json(&lint_text(&r.text, &r.code));
+    axum::Json(serde_json::json!({ "diagnostics": diagnostics, "diagnostics_total": total }))
+        .into_response()
 }
 
 /// `POST /api/v1/preview`: the editor's live preview and lint in one round trip
 /// (no side effects): `{html, diagnostics}`, `html` null when nothing parses.
 pub async fn api_preview(axum::Json(r): axum::Json<LintRequest>) -> Response {
-    let diags = lint_text(&r.text, &r.code);
+    let (diagnostics, total) = diagnostics_json(&lint_text(&r.text, &r.code));
     let html = preview_html(&r.text, Default::default());
-    axum::Json(serde_json::json!({ "html": html, "diagnostics": with_zh(&diags) })).into_response()
+    axum::Json(
+        serde_json::json!({ "html": html, "diagnostics": diagnostics, "diagnostics_total": total }),
+    )
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -114,13 +118,39 @@ pub struct ImportQuery {
     category: String,
 }
 
+/// Diagnostics listed in one JSON answer; the rest are counted
+/// (`diagnostics_total`), so a pathological draft cannot make a huge answer.
+pub const MAX_DIAGNOSTICS: usize = 500;
+
+/// The first [`MAX_DIAGNOSTICS`] diagnostics as JSON, and how many there are.
+fn diagnostics_json(diags: &[Diagnostic]) -> (Vec<serde_json::Value>, usize) {
+    (
+        with_zh(&diags[..diags.len().min(MAX_DIAGNOSTICS)]),
+        diags.len(),
+    )
+}
+
 /// `POST /api/v1/import/docx?code=…&title=…&category=…` with the .docx file as the
 /// body: the draft in our format, what could not be converted, and its lint (no
 /// side effects; the editor puts the draft in the text box for the author to save).
+/// A heavy import: at most `HEAVY_SLOTS` run at once, others get 503 with
+/// `Retry-After`.
 pub async fn api_import_docx(
+    State(state): State<AppState>,
     axum::extract::Query(q): axum::extract::Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
+    let Ok(_slot) = state.heavy_slot().await else {
+        let mut r = super::api::error(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            &AppError::Busy.to_string(),
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(super::HEAVY_RETRY_S),
+        );
+        return Ok(r);
+    };
     let code = q.code.clone();
     let converted = tokio::task::spawn_blocking(move || {
         crate::standard::docx::import(
@@ -136,10 +166,10 @@ pub async fn api_import_docx(
     .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(match converted {
         Ok(i) => {
-            let diagnostics = lint_text(&i.markdown, &code);
+            let (diagnostics, total) = diagnostics_json(&lint_text(&i.markdown, &code));
             axum::Json(serde_json::json!({
                 "markdown": i.markdown, "title": i.title, "warnings": i.warnings,
-                "diagnostics": with_zh(&diagnostics),
+                "diagnostics": diagnostics, "diagnostics_total": total,
             }))
             .into_response()
         }
@@ -354,6 +384,8 @@ pub struct SubmissionPage {
     author: String,
     editable: bool,
     diags: Vec<DiagRow>,
+    /// Diagnostics past [`MAX_DIAGNOSTICS`], counted but not listed.
+    more_diags: usize,
     errors: usize,
     actions: Vec<(&'static str, &'static str)>,
     events: Vec<(String, Event)>,
@@ -467,8 +499,10 @@ async fn page(
         nav: Nav::of(viewer),
         state_label: s.state.label(),
         editable: s.state.editable() && actor.is_author,
+        more_diags: diags.len().saturating_sub(MAX_DIAGNOSTICS),
         diags: diags
             .iter()
+            .take(MAX_DIAGNOSTICS)
             .map(|d| DiagRow {
                 line: d.line,
                 class: if d.is_error() { "error" } else { "warning" },
@@ -636,9 +670,11 @@ pub async fn api_show(
         .into_iter()
         .map(Action::as_str)
         .collect();
+    let (diagnostics, total) = diagnostics_json(&lint(&s));
     Ok(axum::Json(serde_json::json!({
         "submission": s,
-        "diagnostics": with_zh(&lint(&s)),
+        "diagnostics": diagnostics,
+        "diagnostics_total": total,
         "events": state.db.submission_events(id).await?,
         "comments": state.db.comments(id).await?,
         "actions": actions,
@@ -990,14 +1026,16 @@ pub async fn api_create(
         Ok(s) => s,
         Err(e) => return api_error(e),
     };
-    let diags = lint(&s);
+    let (diagnostics, total) = diagnostics_json(&lint(&s));
     Ok((
         axum::http::StatusCode::CREATED,
         [(
             axum::http::header::LOCATION,
             format!("/api/v1/submissions/{}", s.id),
         )],
-        axum::Json(serde_json::json!({ "submission": s, "diagnostics": with_zh(&diags) })),
+        axum::Json(serde_json::json!({
+            "submission": s, "diagnostics": diagnostics, "diagnostics_total": total,
+        })),
     )
         .into_response())
 }
@@ -1030,8 +1068,10 @@ pub async fn api_edit(
     match state.db.edit_submission(id, e.version, &text, &user).await {
         Ok(_) => {
             let now = state.db.submission(id).await?.ok_or(AppError::NotFound)?;
+            let (diagnostics, total) = diagnostics_json(&lint(&now));
             Ok(axum::Json(serde_json::json!({
-                "version": now.version, "state": now.state, "diagnostics": with_zh(&lint(&now)),
+                "version": now.version, "state": now.state,
+                "diagnostics": diagnostics, "diagnostics_total": total,
             }))
             .into_response())
         }

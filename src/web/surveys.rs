@@ -131,6 +131,7 @@ purpose: 了解居民对社区家政服务网点的满意程度
 clauses:
   - \"T/ZTAC 002—2023#4.2\"
 overall: overall
+scale: 非常满意→非常不满意   # 问卷中满意度选项的排列顺序（按选项序号导入时据此解读）
 questions:
   - id: overall
     text: 总体而言，您对网点的服务是否满意
@@ -1374,11 +1375,23 @@ pub async fn phone_post(
 
 // ---------------------------------------------------------------------------
 // Import
+//
+// An upload is read first and kept (in the pending store, by hash) only when the
+// preview leaves something to do with it: confirm it, or correct the column
+// mapping. A file that cannot be read is not kept. Confirming writes the file
+// into the survey-uploads store together with the import's rows, then drops the
+// pending copies; pending files expire after `PENDING_TTL`.
 
 pub struct MapColumn {
     pub n: usize,
     pub header: String,
     pub chosen: String,
+}
+
+/// A response of the preview as it was read: its source and one cell per question.
+pub struct ReadRow {
+    pub source: String,
+    pub cells: Vec<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -1388,6 +1401,9 @@ pub struct ImportPage {
     row: SurveyRow,
     file_name: String,
     sha: String,
+    /// The same export in its other layout, uploaded to check the reading.
+    other_name: String,
+    other_sha: String,
     errors: Vec<String>,
     more_errors: usize,
     rows: usize,
@@ -1397,89 +1413,251 @@ pub struct ImportPage {
     questions: Vec<(String, String)>,
     valid: usize,
     invalid: usize,
+    /// How option numbers were read (coded layout).
+    notes: Vec<String>,
+    /// The first responses decoded to option text, under one heading per question.
+    sample_heads: Vec<String>,
+    samples: Vec<ReadRow>,
+    /// What the comparison of the two layouts found, when both were uploaded.
+    agreement: String,
+}
+
+/// One uploaded file of an import.
+#[derive(Clone)]
+struct Upload {
+    name: String,
+    bytes: std::sync::Arc<Vec<u8>>,
+    sha: String,
+}
+
+impl Upload {
+    fn new(name: String, bytes: Vec<u8>) -> Upload {
+        use sha2::Digest;
+        let sha = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Upload {
+            name,
+            bytes: std::sync::Arc::new(bytes),
+            sha,
+        }
+    }
+
+    /// A file kept since its preview (or, confirmed twice, the file its import
+    /// stored: the import then says it was done already).
+    fn pending(state: &AppState, sha: &str, name: &str) -> Result<Upload, AppError> {
+        let bytes = state
+            .pending
+            .get(sha)
+            .or_else(|_| state.survey_files.get(sha))
+            .map_err(|_| {
+                AppError::BadRequest(
+                    "上传的文件已不在服务器上（预览后超过 24 小时，或服务器重启过），请重新上传"
+                        .into(),
+                )
+            })?;
+        Ok(Upload {
+            name: name.to_string(),
+            bytes: std::sync::Arc::new(bytes),
+            sha: sha.to_string(),
+        })
+    }
+}
+
+/// Keeps `u` in the pending store (expired uploads are dropped first), or drops
+/// it when the preview left nothing to do with it.
+async fn keep_pending(state: &AppState, u: &Upload, keep: bool) -> Result<(), AppError> {
+    let internal = |e: crate::audit::evidence::EvidenceError| AppError::Internal(e.to_string());
+    if keep {
+        state
+            .pending
+            .sweep(&std::collections::HashSet::new(), super::PENDING_TTL)
+            .await
+            .map_err(internal)?;
+        state.pending.put_any(&u.bytes).map_err(internal)?;
+    } else {
+        state.pending.remove(&u.sha).await.map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// What reading the uploads found: the main file's question columns and reading,
+/// and the other layout's reading.
+type Readings = (
+    Vec<(usize, String)>,
+    Result<crate::survey::wjx::Imported, Vec<String>>,
+    Option<Result<crate::survey::wjx::Imported, Vec<String>>>,
+);
+
+/// Reads the uploads on a blocking thread.
+async fn read_uploads(
+    survey: &Survey,
+    main: &Upload,
+    other: Option<&Upload>,
+    map: BTreeMap<usize, String>,
+) -> Result<Readings, AppError> {
+    use crate::survey::wjx;
+    let (s, m, o) = (survey.clone(), main.clone(), other.cloned());
+    tokio::task::spawn_blocking(move || {
+        let columns = wjx::question_columns(&m.bytes, &m.name);
+        let main = wjx::import_mapped(&m.bytes, &m.name, &s, &map);
+        let other = o.map(|o| wjx::import_mapped(&o.bytes, &o.name, &s, &map));
+        (columns, main, other)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// The first responses, one cell per question: the option text read, after the
+/// file's own cell when that differs (`1 → 非常满意`).
+fn sample_rows(imp: &crate::survey::wjx::Imported) -> Vec<ReadRow> {
+    imp.samples
+        .iter()
+        .map(|s| ReadRow {
+            source: s.source.clone(),
+            cells: s
+                .cells
+                .iter()
+                .map(|(_, raw, read)| match (raw.is_empty(), read.is_empty()) {
+                    (_, true) => "—".to_string(),
+                    (false, false) if raw != read => format!("{raw} → {read}"),
+                    _ => read.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn fill_preview(page: &mut ImportPage, survey: &Survey, imp: &crate::survey::wjx::Imported) {
+    let v = validity::check(survey, &imp.responses, &survey.rules());
+    page.valid = v.iter().filter(|r| r.is_empty()).count();
+    page.invalid = v.len() - page.valid;
+    page.rows = imp.responses.len();
+    page.layout = imp.layout.to_string();
+    page.notes = imp.notes.clone();
+    page.samples = sample_rows(imp);
+    page.mapping = imp
+        .mapping
+        .iter()
+        .map(|(h, q)| {
+            (
+                h.clone(),
+                survey
+                    .question(q)
+                    .map(|x| format!("{q}：{}", x.text))
+                    .unwrap_or_else(|| q.clone()),
+            )
+        })
+        .collect();
+}
+
+fn set_errors(page: &mut ImportPage, errors: Vec<String>) {
+    page.more_errors = errors.len().saturating_sub(200);
+    page.errors = errors.into_iter().take(200).collect();
 }
 
 async fn import_preview(
     state: &AppState,
     viewer: &Viewer,
     row: SurveyRow,
-    file_name: String,
-    bytes: &[u8],
+    main: &Upload,
+    other: Option<&Upload>,
     map: BTreeMap<usize, String>,
 ) -> Result<(ImportPage, Option<crate::survey::wjx::Imported>), AppError> {
     let survey = row.survey()?;
-    let sha = state
-        .survey_uploads()
-        .put_any(bytes)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let columns: Vec<MapColumn> = crate::survey::wjx::question_columns(bytes, &file_name)
-        .into_iter()
-        .map(|(n, header)| MapColumn {
-            n,
-            chosen: map.get(&n).cloned().unwrap_or_default(),
-            header,
-        })
-        .collect();
-    let questions = survey
-        .questions
-        .iter()
-        .map(|q| (q.id.clone(), q.text.clone()))
-        .collect();
-    let name = file_name.clone();
-    let s2 = survey.clone();
-    let owned = bytes.to_vec();
-    let result = tokio::task::spawn_blocking(move || {
-        crate::survey::wjx::import_mapped(&owned, &name, &s2, &map)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))?;
+    let (columns, result, other_result) = read_uploads(&survey, main, other, map.clone()).await?;
+    // Kept only while the page offers something to do with it.
+    keep_pending(state, main, result.is_ok() || !columns.is_empty()).await?;
+    if let (Some(o), Some(r)) = (other, &other_result) {
+        keep_pending(state, o, r.is_ok()).await?;
+    }
     let mut page = ImportPage {
         nav: Nav::of(viewer),
-        row,
-        file_name,
-        sha,
+        file_name: main.name.clone(),
+        sha: main.sha.clone(),
+        other_name: other.map(|o| o.name.clone()).unwrap_or_default(),
+        other_sha: other.map(|o| o.sha.clone()).unwrap_or_default(),
         errors: Vec::new(),
         more_errors: 0,
         rows: 0,
         layout: String::new(),
         mapping: Vec::new(),
-        columns,
-        questions,
+        columns: columns
+            .into_iter()
+            .map(|(n, header)| MapColumn {
+                n,
+                chosen: map.get(&n).cloned().unwrap_or_default(),
+                header,
+            })
+            .collect(),
+        questions: survey
+            .questions
+            .iter()
+            .map(|q| (q.id.clone(), q.text.clone()))
+            .collect(),
         valid: 0,
         invalid: 0,
+        notes: Vec::new(),
+        sample_heads: survey
+            .questions
+            .iter()
+            .map(|q| {
+                format!(
+                    "{}（{}）",
+                    q.id,
+                    q.text.chars().take(12).collect::<String>()
+                )
+            })
+            .collect(),
+        samples: Vec::new(),
+        agreement: String::new(),
+        row,
     };
-    match result {
-        Ok(imp) => {
-            let v = validity::check(&survey, &imp.responses, &survey.rules());
-            page.valid = v.iter().filter(|r| r.is_empty()).count();
-            page.invalid = v.len() - page.valid;
-            page.rows = imp.responses.len();
-            page.layout = imp.layout.to_string();
-            page.mapping = imp
-                .mapping
-                .iter()
-                .map(|(h, q)| {
-                    (
-                        h.clone(),
-                        survey
-                            .question(q)
-                            .map(|x| format!("{q}：{}", x.text))
-                            .unwrap_or_else(|| q.clone()),
-                    )
-                })
-                .collect();
-            Ok((page, Some(imp)))
-        }
+    let imp = match result {
+        Ok(imp) => imp,
         Err(errors) => {
-            page.more_errors = errors.len().saturating_sub(200);
-            page.errors = errors.into_iter().take(200).collect();
+            set_errors(&mut page, errors);
+            return Ok((page, None));
+        }
+    };
+    fill_preview(&mut page, &survey, &imp);
+    match other_result {
+        None => Ok((page, Some(imp))),
+        Some(Err(errors)) => {
+            let name = page.other_name.clone();
+            set_errors(
+                &mut page,
+                std::iter::once(format!("用于核对的文件 {name} 不能读取："))
+                    .chain(errors)
+                    .collect(),
+            );
             Ok((page, None))
+        }
+        Some(Ok(o)) => {
+            let differ = crate::survey::wjx::disagreements(&survey, &imp, &o);
+            if differ.is_empty() {
+                page.agreement = format!(
+                    "已与 {}（{}）逐题核对：{} 份答卷、{} 道题的答案全部一致。",
+                    page.other_name,
+                    o.layout,
+                    imp.responses.len(),
+                    survey.questions.len()
+                );
+                Ok((page, Some(imp)))
+            } else {
+                let head = "两个文件的答案不一致，不能导入。同一次下载的两种格式应逐题相同；不一致通常是问卷定义写的选项顺序（scale）与问卷实际的顺序不同，或两个文件不是同一次下载。"
+                    .to_string();
+                set_errors(&mut page, std::iter::once(head).chain(differ).collect());
+                Ok((page, None))
+            }
         }
     }
 }
 
-/// `POST /surveys/{id}/import` (multipart `file`): reads the file and shows what
-/// an import would do — nothing is stored as responses until it is confirmed.
+/// `POST /surveys/{id}/import` (multipart `file`, optionally `other`: the same
+/// export in its other layout): reads the file(s) and shows what an import would
+/// do — nothing is stored as responses until it is confirmed.
 pub async fn import_upload(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
@@ -1488,8 +1666,9 @@ pub async fn import_upload(
 ) -> Result<Response, AppError> {
     viewer.signed()?;
     let row = state.db.survey(id).await?.ok_or(AppError::NotFound)?;
-    let (_, file) = super::read_multipart(form, "file").await?;
-    let Some((name, bytes)) = file else {
+    let _slot = state.heavy_slot().await?;
+    let (_, mut files) = super::read_multipart_files(form, &["file", "other"]).await?;
+    let Some((name, bytes)) = files.remove("file") else {
         return Ok(show_page(
             &state,
             &viewer,
@@ -1501,7 +1680,10 @@ pub async fn import_upload(
         .await?
         .into_response());
     };
-    let (page, _) = import_preview(&state, &viewer, row, name, &bytes, BTreeMap::new()).await?;
+    let main = Upload::new(name, bytes);
+    let other = files.remove("other").map(|(n, b)| Upload::new(n, b));
+    let (page, _) =
+        import_preview(&state, &viewer, row, &main, other.as_ref(), BTreeMap::new()).await?;
     Ok(page.into_response())
 }
 
@@ -1522,12 +1704,12 @@ pub async fn import_confirm(
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let sha = field("sha");
-    let name = field("file_name");
-    let bytes = state
-        .survey_uploads()
-        .get(&sha)
-        .map_err(|_| AppError::BadRequest("上传的文件已不在服务器上，请重新上传".into()))?;
+    let _slot = state.heavy_slot().await?;
+    let main = Upload::pending(&state, &field("sha"), &field("file_name"))?;
+    let other = match field("other_sha") {
+        s if s.is_empty() => None,
+        s => Some(Upload::pending(&state, &s, &field("other_name"))?),
+    };
     let mut map = BTreeMap::new();
     for (k, v) in &fields {
         if let Some(n) = k.strip_prefix("map_").and_then(|n| n.parse::<usize>().ok())
@@ -1537,18 +1719,33 @@ pub async fn import_confirm(
         }
     }
     let (page, imported) =
-        import_preview(&state, &viewer, row.clone(), name.clone(), &bytes, map).await?;
+        import_preview(&state, &viewer, row.clone(), &main, other.as_ref(), map).await?;
     let Some(imp) = imported else {
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
     };
     if field("confirm") != "1" {
         return Ok(page.into_response());
     }
-    match state
-        .db
-        .survey_import(id, &name, &sha, imp.layout, &imp.responses, Some(user.id))
+    // The file goes into the store together with the rows that cite it.
+    let committed = state
+        .survey_files
+        .record(
+            &main.bytes,
+            state.db.survey_import(
+                id,
+                &main.name,
+                &main.sha,
+                imp.layout,
+                &imp.responses,
+                Some(user.id),
+            ),
+        )
         .await
-    {
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    for u in std::iter::once(&main).chain(other.as_ref()) {
+        keep_pending(&state, u, false).await?;
+    }
+    match committed {
         Ok(_) => {}
         Err(e @ SurveyError::AlreadyImported(_)) => {
             let mut page = page;
@@ -1563,7 +1760,12 @@ pub async fn import_confirm(
             &viewer.actor(),
             "survey.import",
             &format!("{} v{}", row.key, row.version),
-            &format!("{name} ({} rows, {})", imp.responses.len(), &sha[..12]),
+            &format!(
+                "{} ({} rows, {})",
+                main.name,
+                imp.responses.len(),
+                &main.sha[..12]
+            ),
         )
         .await?;
     Ok(Redirect::to(&format!("/surveys/{id}?saved=imported")).into_response())

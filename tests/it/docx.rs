@@ -264,3 +264,73 @@ fn files_that_are_not_word_documents_get_a_clear_error() {
         "{e}"
     );
 }
+
+/// A package holding only `word/document.xml` with `body` inside `<w:body>`.
+fn document(body: &str) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        z.start_file(
+            "word/document.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        write!(
+            z,
+            "<w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>"
+        )
+        .unwrap();
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+fn heading_then(paragraph: &str, n: usize) -> String {
+    let mut body =
+        "<w:p><w:pPr><w:outlineLvl w:val=\"0\"/></w:pPr><w:r><w:t>1 范围</w:t></w:r></w:p>"
+            .to_string();
+    body.push_str(&paragraph.repeat(n));
+    body
+}
+
+use std::io::Write as _;
+
+/// A small .docx whose `document.xml` inflates past the part limit (the issue's
+/// 184 KB file held 63 MB) is refused, naming the part, before it is read.
+#[test]
+fn a_word_file_that_inflates_past_the_limit_is_refused() {
+    let p = "<w:p><w:r><w:t>家政服务人员应持证上岗。</w:t></w:r></w:p>";
+    let bytes = document(&heading_then(p, 17 << 20 >> 6));
+    assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+    let started = std::time::Instant::now();
+    let e = import(&bytes, &OPTS).unwrap_err().to_string();
+    assert!(
+        e.starts_with("Word 文档中的 word/document.xml 解压后超过 16 MiB 的上限"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+/// What comes back is bounded too: a draft over 1 MiB is refused (the editor
+/// could neither preview nor save it), past 200 warnings they are counted, and a
+/// body of more than 100,000 paragraphs is refused.
+#[test]
+fn what_a_word_import_returns_is_bounded() {
+    let p = "<w:p><w:r><w:t>家政服务人员应持证上岗，服务前应出示安心码并请客户扫码核验。</w:t></w:r></w:p>";
+    let e = import(&document(&heading_then(p, 12_000)), &OPTS)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("转换后的草稿有 1.1 MiB，超过 1 MiB 的上限"),
+        "{e}"
+    );
+    let picture = "<w:p><w:r><w:drawing/></w:r></w:p>";
+    let got = import(&document(&heading_then(picture, 1_000)), &OPTS).unwrap();
+    assert_eq!(got.warnings.len(), 201);
+    assert_eq!(got.warnings[0], "第 2 段：1 个图片或对象未导入");
+    assert_eq!(got.warnings[200], "……另有 800 条提示未列出（共 1000 条）");
+    let e = import(&document(&"<w:p></w:p>".repeat(100_001)), &OPTS)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("100000 个以上的段落"), "{e}");
+}

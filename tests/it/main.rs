@@ -17,5 +17,6 @@ mod robustness;
 mod search;
 mod standards;
 mod survey;
+mod uploads;
 mod web;
 mod workflow;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use biaozhun::survey::stats::compute;
 use biaozhun::survey::validity::{self, Reason, Rules};
-use biaozhun::survey::{Answer, Survey, wjx};
+use biaozhun::survey::{Answer, Scale, Survey, wjx};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -283,6 +283,7 @@ fn bad_files_are_refused_whole_with_row_and_column() {
 const MATRIX: &str = "id: m
 title: 网点调查
 overall: overall
+scale: 非常满意→非常不满意
 questions:
   - id: overall
     text: 总体满意程度
@@ -347,12 +348,603 @@ fn matrix_rows_are_questions_and_import_from_both_layouts() {
     .unwrap_err();
     assert!(
         e.iter()
-            .any(|m| m == "m.yaml:8: matrix `grid` needs `rows:`"),
+            .any(|m| m == "m.yaml:9: matrix `grid` needs `rows:`"),
         "{e:?}"
     );
     assert!(
         e.iter()
-            .any(|m| m.starts_with("m.yaml:8: matrix `grid` takes no options")),
+            .any(|m| m
+                .starts_with("m.yaml:9: 满意度题 `grid` 的 options 应按问卷中的顺序列出五个答案")),
         "{e:?}"
+    );
+}
+
+/// A coded (按选项序号) export of `n` respondents answering every likert question
+/// with `code`, and `m` answering `other`, for the three-likert test survey.
+fn coded_csv(n: usize, code: u8, m: usize, other: u8) -> String {
+    let mut out = header();
+    out.push('\n');
+    for i in 0..n + m {
+        let c = if i < n { code } else { other };
+        out.push_str(&format!(
+            "{},2023/10/9 10:{:02}:00,125秒,电话,,,{c},{c},{c},1,-2,(空)\n",
+            i + 1,
+            i % 60
+        ));
+    }
+    out
+}
+
+fn with_scale(line: &str) -> Survey {
+    let text = std::fs::read_to_string(data("test.yaml"))
+        .unwrap()
+        .replace("scale: 非常满意→非常不满意\n", line);
+    Survey::from_yaml(&text, "test.yaml").unwrap()
+}
+
+/// A questionnaire that listed 非常不满意 first exports code 1 = 非常不满意. Read with
+/// that order stated, 97 of 100 answering 5 are 97% satisfied (the importer used to
+/// read every 5 as 非常不满意: 3%); without an order, a coded file is refused with
+/// the line to add.
+#[test]
+fn coded_likert_answers_follow_the_order_the_questionnaire_showed() {
+    let csv = coded_csv(97, 5, 3, 1);
+    let up = with_scale("scale: 非常不满意→非常满意\n");
+    assert_eq!(up.questions[0].order, Some(Scale::Ascending));
+    let imp = wjx::import(csv.as_bytes(), "coded.csv", &up).unwrap();
+    assert_eq!(imp.layout, "按选项序号");
+    assert_eq!(
+        imp.responses[0].answers["q1"],
+        Answer::Choice(0),
+        "5 = 非常满意"
+    );
+    assert_eq!(
+        imp.responses[99].answers["q1"],
+        Answer::Choice(4),
+        "1 = 非常不满意"
+    );
+    let v = validity::check(&up, &imp.responses, &Rules::default());
+    let st = compute(&up, &imp.responses, &v, None);
+    assert!(
+        close(st.csat_percent.unwrap(), 97.0),
+        "{:?}",
+        st.csat_percent
+    );
+    // The first responses come back decoded, the file's cell beside the reading.
+    assert_eq!(
+        imp.samples[0].cells[0],
+        ("q1".to_string(), "5".to_string(), "非常满意".to_string())
+    );
+    assert!(
+        imp.notes[0].contains("序号 1 = 非常不满意，5 = 非常满意"),
+        "{:?}",
+        imp.notes
+    );
+    // The same file read with the other order states the opposite, not silently.
+    let down = survey();
+    let reversed = wjx::import(csv.as_bytes(), "coded.csv", &down).unwrap();
+    assert_eq!(reversed.samples[0].cells[0].2, "非常不满意");
+    // No order stated: refused, saying how to state it; nothing is read.
+    let none = with_scale("");
+    assert!(none.unstated_scales().len() == 3);
+    let e = wjx::import(csv.as_bytes(), "coded.csv", &none).unwrap_err();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("coded.csv：这是“按选项序号”下载的文件")
+            && e[0].contains("q1（您对家政服务人员的服务态度是否满…）")
+            && e[0].contains("scale: 非常满意→非常不满意")
+            && e[0].contains("scale: 非常不满意→非常满意"),
+        "{e:?}"
+    );
+    // A text export needs no order: the texts say it.
+    let text = std::fs::read(data("wjx-text.csv")).unwrap();
+    assert!(wjx::import(&text, "t.csv", &none).is_ok());
+}
+
+/// The order can be stated per question, by listing the five answers as the
+/// questionnaire showed them; mistakes are refused with their line.
+#[test]
+fn a_likert_order_is_stated_plainly_and_checked_with_its_line() {
+    let yaml = "id: s\ntitle: t\nscale: 满意 -> 不满意\nquestions:\n  - id: a\n    text: A\n    kind: likert\n  - id: b\n    text: B\n    kind: likert\n    options: [非常不满意, 不满意, 一般, 满意, 非常满意]\n  - id: m\n    text: M\n    kind: matrix\n    rows: [x, y]\n    scale: ascending\n";
+    let s = Survey::from_yaml(yaml, "s.yaml").unwrap();
+    let scale = |id: &str| s.question(id).unwrap().order;
+    assert_eq!(scale("a"), Some(Scale::Descending), "the survey's order");
+    assert_eq!(scale("b"), Some(Scale::Ascending), "its own options' order");
+    assert_eq!(
+        scale("m.2"),
+        Some(Scale::Ascending),
+        "the matrix's, per row"
+    );
+    assert!(s.question("b").unwrap().options.is_empty());
+    assert_eq!(
+        s.question("b").unwrap().code_choices(),
+        Some(vec![4, 3, 2, 1, 0])
+    );
+    let bad =
+        |from: &str, to: &str| Survey::from_yaml(&yaml.replace(from, to), "s.yaml").unwrap_err();
+    let e = bad("scale: 满意 -> 不满意", "scale: 从好到坏");
+    assert!(
+        e[0].starts_with("s.yaml:3:") && e[0].contains("非常满意→非常不满意"),
+        "{e:?}"
+    );
+    let e = bad(
+        "[非常不满意, 不满意, 一般, 满意, 非常满意]",
+        "[非常满意, 一般, 满意, 不满意, 非常不满意]",
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("s.yaml:8: 满意度题 `b` 的 options 应按问卷中的顺序")),
+        "{e:?}"
+    );
+    let e = bad(
+        "    options: [非常不满意",
+        "    scale: 非常满意→非常不满意\n    options: [非常不满意",
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("与 options 的顺序（非常不满意→非常满意）不一致")),
+        "{e:?}"
+    );
+}
+
+/// Both layouts of one export read to the same answers, or every difference is
+/// named by row and question.
+#[test]
+fn the_two_layouts_of_one_export_agree_answer_for_answer() {
+    let s = survey();
+    let csv = coded_csv(4, 1, 1, 4);
+    let text = csv
+        .lines()
+        .map(|l| match l.split_once(",125秒,") {
+            Some((head, rest)) => {
+                let cells: Vec<&str> = rest.split(',').collect();
+                let t = |c: &str| {
+                    ["非常满意", "满意", "一般", "不满意", "非常不满意"]
+                        [c.parse::<usize>().unwrap() - 1]
+                };
+                format!(
+                    "{head},125秒,{},{},{},{},{},{},非常了解,(跳过),(空)",
+                    cells[0],
+                    cells[1],
+                    cells[2],
+                    t(cells[3]),
+                    t(cells[4]),
+                    t(cells[5])
+                )
+            }
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let a = wjx::import(text.as_bytes(), "text.csv", &s).unwrap();
+    let b = wjx::import(csv.as_bytes(), "coded.csv", &s).unwrap();
+    assert_eq!((a.layout, b.layout), ("按选项文本", "按选项序号"));
+    assert!(wjx::disagreements(&s, &a, &b).is_empty());
+    // Read with the wrong order, the coded file disagrees on every likert answer.
+    let up = with_scale("scale: 非常不满意→非常满意\n");
+    let wrong = wjx::import(csv.as_bytes(), "coded.csv", &up).unwrap();
+    let d = wjx::disagreements(&s, &a, &wrong);
+    assert_eq!(d.len(), 15, "{d:?}");
+    assert_eq!(
+        d[0],
+        "第 2 行（序号 1） 第 1 题（您对家政服务人员的服务态度是否满…）：按选项文本读作“非常满意”，按选项序号读作“非常不满意”"
+    );
+    // Different numbers of responses: one message.
+    let fewer = wjx::import(coded_csv(4, 1, 0, 4).as_bytes(), "c.csv", &s).unwrap();
+    assert!(wjx::disagreements(&s, &a, &fewer)[0].contains("答卷数不同"));
+}
+
+// ---------------------------------------------------------------------------
+// Hostile spreadsheets: every read is bounded by the sheet's declared and actual
+// size, refused quickly with a message, never an abort.
+
+/// A zip package of `parts`, deflated.
+fn package(parts: &[(&str, String)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for (name, text) in parts {
+            z.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(text.as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+const NS: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+const RELS: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
+const DOC_RELS: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+/// A minimal .xlsx written by hand: one sheet with `sheet_data` (the XML inside
+/// `<sheetData>`), an optional `<dimension ref>`, and extra parts.
+fn xlsx(dimension: Option<&str>, sheet_data: &str, extra: &[(&str, String)]) -> Vec<u8> {
+    let dim = dimension
+        .map(|d| format!("<dimension ref=\"{d}\"/>"))
+        .unwrap_or_default();
+    let mut parts = vec![
+        (
+            "[Content_Types].xml",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/><Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>".to_string(),
+        ),
+        (
+            "_rels/.rels",
+            format!("<Relationships xmlns=\"{RELS}\"><Relationship Id=\"rId1\" Type=\"{DOC_RELS}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"),
+        ),
+        (
+            "xl/workbook.xml",
+            format!("<workbook xmlns=\"{NS}\" xmlns:r=\"{DOC_RELS}\"><sheets><sheet name=\"Sheet1\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            format!("<Relationships xmlns=\"{RELS}\"><Relationship Id=\"rId1\" Type=\"{DOC_RELS}/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>"),
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            format!("<worksheet xmlns=\"{NS}\">{dim}<sheetData>{sheet_data}</sheetData></worksheet>"),
+        ),
+    ];
+    parts.extend(extra.iter().cloned());
+    package(&parts)
+}
+
+fn inline(cell: &str, text: &str) -> String {
+    format!("<c r=\"{cell}\" t=\"inlineStr\"><is><t>{text}</t></is></c>")
+}
+
+/// The issue's file: 1.6 KB, `A1:XFD1048576` declared, one cell there. calamine
+/// sized its table from it (a 512 GiB allocation that aborted the server); now the
+/// declared range, or else the far cell itself, is refused at once.
+#[test]
+fn a_tiny_xlsx_with_a_far_cell_is_refused_quickly() {
+    let s = survey();
+    let far = format!(
+        "<row r=\"1\">{}</row><row r=\"1048576\"><c r=\"XFD1048576\"><v>1</v></c></row>",
+        inline("A1", "序号")
+    );
+    let started = std::time::Instant::now();
+    let bytes = xlsx(Some("A1:XFD1048576"), &far, &[]);
+    assert!(bytes.len() < 2_000, "{} bytes", bytes.len());
+    let e = wjx::import(&bytes, "far.xlsx", &s).unwrap_err();
+    assert!(
+        e[0].starts_with("far.xlsx：工作表声明的范围是 A1:XFD1048576（1048576 行 × 16384 列）")
+            && e[0].contains("最多 200000 行、500 列"),
+        "{e:?}"
+    );
+    // A sheet that declares a small range (or none) is refused at the far cell.
+    for dim in [Some("A1:A1"), None] {
+        let far = far.replace("XFD1048576", "BL1048576");
+        let e = wjx::import(&xlsx(dim, &far, &[]), "far.xlsx", &s).unwrap_err();
+        assert!(e[0].contains("第 1048576 行 BL 列有单元格"), "{e:?}");
+    }
+    // Within the rows but too wide: 501 columns.
+    let wide = format!("<row r=\"1\">{}</row>", inline("SG1", "x"));
+    let e = wjx::import(&xlsx(None, &wide, &[]), "wide.xlsx", &s).unwrap_err();
+    assert!(e[0].contains("第 1 行 SG 列有单元格"), "{e:?}");
+    // A shared-string table claiming 10¹² strings (calamine reserves that many).
+    let sst = format!(
+        "<sst xmlns=\"{NS}\" count=\"1000000000000\" uniqueCount=\"1000000000000\"><si><t>序号</t></si></sst>"
+    );
+    let e = wjx::import(
+        &xlsx(None, "", &[("xl/sharedStrings.xml", sst)]),
+        "sst.xlsx",
+        &s,
+    )
+    .unwrap_err();
+    assert!(e[0].contains("共享字符串表声明 1000000000000 个"), "{e:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// A hand-written .xlsx that is within bounds reads like the CSV export.
+#[test]
+fn a_hand_written_xlsx_reads_by_its_cell_positions() {
+    let s = survey();
+    let head = header();
+    let row = ROW;
+    let cells = |r: usize, line: &str| {
+        line.split(',')
+            .enumerate()
+            .map(|(c, v)| inline(&format!("{}{r}", biaozhun::sheet::column(c + 1)), v))
+            .collect::<String>()
+    };
+    let data = format!(
+        "<row r=\"1\">{}</row><row r=\"2\">{}</row>",
+        cells(1, &head),
+        cells(2, row)
+    );
+    let imp = wjx::import(&xlsx(Some("A1:L2"), &data, &[]), "ok.xlsx", &s).unwrap();
+    let csv = wjx::import(format!("{head}\n{row}\n").as_bytes(), "ok.csv", &s).unwrap();
+    assert_eq!(imp.responses[0].answers, csv.responses[0].answers);
+}
+
+fn biff(typ: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = typ.to_le_bytes().to_vec();
+    v.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+fn bof(kind: u16) -> Vec<u8> {
+    let mut d = vec![0u8; 16];
+    d[..2].copy_from_slice(&0x0600u16.to_le_bytes());
+    d[2..4].copy_from_slice(&kind.to_le_bytes());
+    biff(0x0809, &d)
+}
+
+/// A BIFF8 LABEL (text) or NUMBER record.
+fn xls_cell(row: u16, col: u16, value: &str) -> Vec<u8> {
+    let mut d = row.to_le_bytes().to_vec();
+    d.extend_from_slice(&col.to_le_bytes());
+    d.extend_from_slice(&0u16.to_le_bytes());
+    match value.parse::<f64>() {
+        Ok(x) => {
+            d.extend_from_slice(&x.to_le_bytes());
+            biff(0x0203, &d)
+        }
+        Err(_) => {
+            let units: Vec<u16> = value.encode_utf16().collect();
+            d.extend_from_slice(&(units.len() as u16).to_le_bytes());
+            d.push(1);
+            for u in units {
+                d.extend_from_slice(&u.to_le_bytes());
+            }
+            biff(0x0204, &d)
+        }
+    }
+}
+
+/// A BIFF8 workbook stream: the globals, then one sheet of `records`.
+fn workbook_stream(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut s = bof(0x0005);
+    let at = s.len();
+    let mut sheet = vec![0, 0, 0, 0, 0, 0, 6, 1];
+    for u in "Sheet1".encode_utf16() {
+        sheet.extend_from_slice(&u.to_le_bytes());
+    }
+    s.extend(biff(0x0085, &sheet));
+    s.extend(biff(0x000A, &[]));
+    let pos = s.len() as u32;
+    s[at + 4..at + 8].copy_from_slice(&pos.to_le_bytes());
+    s.extend(bof(0x0010));
+    for r in records {
+        s.extend_from_slice(r);
+    }
+    s.extend(biff(0x000A, &[]));
+    // Streams under 4096 bytes live in the mini stream; this one does not.
+    s.resize(s.len().max(4096), 0);
+    s
+}
+
+/// A compound file (MS-CFB version 3, 512-byte sectors) holding `stream` as
+/// `Workbook`: sector 0 the allocation table, then the stream, then the
+/// directory (which points to itself when `dir_loops`).
+fn compound(stream: &[u8], dir_loops: bool) -> Vec<u8> {
+    const FREE: u32 = 0xFFFF_FFFF;
+    const END: u32 = 0xFFFF_FFFE;
+    let n = stream.len().div_ceil(512);
+    let dir = n + 1;
+    assert!(dir < 128);
+    let mut fat = vec![FREE; 128];
+    fat[0] = 0xFFFF_FFFD;
+    for (i, next) in fat.iter_mut().enumerate().take(n + 1).skip(1) {
+        *next = if i == n { END } else { i as u32 + 1 };
+    }
+    fat[dir] = if dir_loops { dir as u32 } else { END };
+    let mut h = vec![0u8; 512];
+    let put = |h: &mut Vec<u8>, at: usize, v: &[u8]| h[at..at + v.len()].copy_from_slice(v);
+    put(&mut h, 0, &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    put(&mut h, 0x18, &0x3Eu16.to_le_bytes());
+    put(&mut h, 0x1A, &3u16.to_le_bytes());
+    put(&mut h, 0x1C, &0xFFFEu16.to_le_bytes());
+    put(&mut h, 0x1E, &9u16.to_le_bytes());
+    put(&mut h, 0x20, &6u16.to_le_bytes());
+    put(&mut h, 0x2C, &1u32.to_le_bytes());
+    put(&mut h, 0x30, &(dir as u32).to_le_bytes());
+    put(&mut h, 0x38, &4096u32.to_le_bytes());
+    put(&mut h, 0x3C, &END.to_le_bytes());
+    put(&mut h, 0x44, &END.to_le_bytes());
+    for i in 0..109 {
+        put(
+            &mut h,
+            0x4C + 4 * i,
+            &(if i == 0 { 0 } else { FREE }).to_le_bytes(),
+        );
+    }
+    let entry = |name: &str, kind: u8, child: u32, start: u32, size: u32| {
+        let mut e = vec![0u8; 128];
+        for (i, u) in name.encode_utf16().enumerate() {
+            e[2 * i..2 * i + 2].copy_from_slice(&u.to_le_bytes());
+        }
+        e[0x40..0x42].copy_from_slice(&((name.len() as u16 + 1) * 2).to_le_bytes());
+        e[0x42] = kind;
+        e[0x43] = 1;
+        e[0x44..0x48].copy_from_slice(&FREE.to_le_bytes());
+        e[0x48..0x4C].copy_from_slice(&FREE.to_le_bytes());
+        e[0x4C..0x50].copy_from_slice(&child.to_le_bytes());
+        e[0x74..0x78].copy_from_slice(&start.to_le_bytes());
+        e[0x78..0x7C].copy_from_slice(&size.to_le_bytes());
+        e
+    };
+    let mut out = h;
+    out.extend(fat.iter().flat_map(|x| x.to_le_bytes()));
+    let mut body = stream.to_vec();
+    body.resize(n * 512, 0);
+    out.extend(body);
+    out.extend(entry("Root Entry", 5, 1, END, 0));
+    out.extend(entry("Workbook", 2, FREE, 1, stream.len() as u32));
+    out.extend(vec![0u8; 256]);
+    out
+}
+
+/// The CSV rows as .xls cell records.
+fn xls_rows(lines: &[&str]) -> Vec<Vec<u8>> {
+    lines
+        .iter()
+        .enumerate()
+        .flat_map(|(r, line)| {
+            line.split(',')
+                .enumerate()
+                .filter(|(_, v)| !v.is_empty())
+                .map(move |(c, v)| xls_cell(r as u16, c as u16, v))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// An .xls is walked by our own bounded reader before calamine opens it (it
+/// builds every sheet's table when it opens the file): a real workbook reads,
+/// one with a far cell or a huge DIMENSIONS record is refused, and a directory
+/// chain that loops (which calamine follows for ever) is an error.
+#[test]
+fn xls_files_are_checked_before_they_are_read() {
+    let s = survey();
+    let head = header();
+    let ok = compound(&workbook_stream(&xls_rows(&[&head, ROW])), false);
+    let imp = wjx::import(&ok, "ok.xls", &s).unwrap();
+    let csv = wjx::import(format!("{head}\n{ROW}\n").as_bytes(), "ok.csv", &s).unwrap();
+    assert_eq!(imp.responses[0].answers, csv.responses[0].answers);
+    let mut far = xls_rows(&[&head, ROW]);
+    far.push(xls_cell(65_535, 255, "1"));
+    let e = wjx::import(&compound(&workbook_stream(&far), false), "far.xls", &s).unwrap_err();
+    assert!(
+        e[0].starts_with("far.xls：第 65536 行 IV 列有单元格，超出可读取的范围"),
+        "{e:?}"
+    );
+    let mut dims = 0u32.to_le_bytes().to_vec();
+    dims.extend_from_slice(&1_000_000u32.to_le_bytes());
+    dims.extend_from_slice(&[0, 0, 0, 1, 0, 0]);
+    let mut declared = vec![biff(0x0200, &dims)];
+    declared.extend(xls_rows(&[&head, ROW]));
+    let e = wjx::import(&compound(&workbook_stream(&declared), false), "dim.xls", &s).unwrap_err();
+    assert!(
+        e[0].contains("工作表声明的范围是 1000000 行 × 256 列"),
+        "{e:?}"
+    );
+    let looping = compound(&workbook_stream(&xls_rows(&[&head, ROW])), true);
+    let e = wjx::import(&looping, "loop.xls", &s).unwrap_err();
+    assert!(
+        e[0].starts_with("loop.xls：不是可读的 Excel 文件（扇区链条循环"),
+        "{e:?}"
+    );
+}
+
+/// `survey stats` on a coded export: it says which order it read the
+/// satisfaction answers in and prints the first responses as read; with
+/// `--other-layout` it reports only when the two layouts agree; without a stated
+/// order it refuses, saying how to state it (exit 2).
+#[test]
+fn survey_stats_reads_a_coded_export_through_the_stated_order() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_biaozhun"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let coded = dir.path().join("coded.csv");
+    std::fs::write(&coded, coded_csv(9, 1, 1, 5)).unwrap();
+    let as_text = |labels: [&str; 5]| {
+        coded_csv(9, 1, 1, 5)
+            .lines()
+            .map(|l| match l.split_once(",125秒,") {
+                Some((head, rest)) => {
+                    let c: Vec<&str> = rest.split(',').collect();
+                    let t = |x: &str| labels[x.parse::<usize>().unwrap() - 1];
+                    format!(
+                        "{head},125秒,{},{},{},{},{},{},非常了解,(跳过),(空)",
+                        c[0],
+                        c[1],
+                        c[2],
+                        t(c[3]),
+                        t(c[4]),
+                        t(c[5])
+                    )
+                }
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let same = dir.path().join("text.csv");
+    std::fs::write(
+        &same,
+        as_text(["非常满意", "满意", "一般", "不满意", "非常不满意"]),
+    )
+    .unwrap();
+    let reversed = dir.path().join("reversed.csv");
+    std::fs::write(
+        &reversed,
+        as_text(["非常不满意", "不满意", "一般", "满意", "非常满意"]),
+    )
+    .unwrap();
+    let def = "tests/data/surveys/test.yaml";
+    let o = run(&["survey", "stats", "--survey", def, coded.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("满意度题按问卷定义的顺序“非常满意→非常不满意”解读：序号 1 = 非常满意，5 = 非常不满意（q1、q2、q3）")
+            && out.contains("前 5 份答卷读作（请与问卷星后台核对）：")
+            && out.contains("第 2 行（序号 1）：q1 1→非常满意，q2 1→非常满意，q3 1→非常满意"),
+        "{out}"
+    );
+    let o = run(&[
+        "survey",
+        "stats",
+        "--survey",
+        def,
+        coded.to_str().unwrap(),
+        "--other-layout",
+        same.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("逐题一致（10 份答卷）"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&[
+        "survey",
+        "stats",
+        "--survey",
+        def,
+        coded.to_str().unwrap(),
+        "--other-layout",
+        reversed.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("的答案不一致，未作统计")
+            && text(&o.stderr).contains("按选项序号读作“非常满意”，按选项文本读作“非常不满意”"),
+        "{}",
+        text(&o.stderr)
+    );
+    let unstated = dir.path().join("unstated.yaml");
+    std::fs::write(
+        &unstated,
+        std::fs::read_to_string(data("test.yaml"))
+            .unwrap()
+            .replace("scale: 非常满意→非常不满意\n", ""),
+    )
+    .unwrap();
+    let o = run(&[
+        "survey",
+        "stats",
+        "--survey",
+        unstated.to_str().unwrap(),
+        coded.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("scale: 非常满意→非常不满意"),
+        "{}",
+        text(&o.stderr)
     );
 }

@@ -9,13 +9,13 @@ use biaozhun::web::{self, Access, ROUTES, ServeConfig};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
-pub struct Server {
-    pub base: String,
-    pub state: web::AppState,
-    _dir: tempfile::TempDir,
+pub(crate) struct Server {
+    pub(crate) base: String,
+    pub(crate) state: web::AppState,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
-pub async fn start(database_url: Option<String>) -> Server {
+pub(crate) async fn start(database_url: Option<String>) -> Server {
     start_monitored(database_url, Default::default()).await
 }
 
@@ -47,7 +47,7 @@ async fn start_monitored(
 }
 
 /// Send and read the body, failing the test on a transport error.
-pub trait Fetch {
+pub(crate) trait Fetch {
     async fn body_text(self) -> String;
     async fn body_json(self) -> serde_json::Value;
 }
@@ -61,7 +61,7 @@ impl Fetch for reqwest::RequestBuilder {
     }
 }
 
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -97,7 +97,7 @@ async fn login(s: &Server, user: &str, password: &str) -> reqwest::Response {
         .unwrap()
 }
 
-pub async fn session_for(s: &Server, role: Role) -> (String, String) {
+pub(crate) async fn session_for(s: &Server, role: Role) -> (String, String) {
     let name = format!("u-{}", role.as_str());
     let db = &s.state.db;
     let user = match db.user_by_name(&name).await.unwrap() {
@@ -2363,7 +2363,7 @@ fn write_platform(s: &Server, orders: u64) {
     std::io::Write::flush(&mut log).unwrap();
 }
 
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     let i = page
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF token")
@@ -2385,7 +2385,7 @@ fn link_token(page: &str) -> String {
     page[i..i + page[i..].find('"').unwrap()].to_string()
 }
 
-fn location(r: &reqwest::Response) -> String {
+pub(crate) fn location(r: &reqwest::Response) -> String {
     r.headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
