@@ -8,6 +8,7 @@ mod docx;
 mod fixtures;
 mod library;
 mod monitor;
+mod pdf;
 mod platform;
 mod provisions;
 mod report;

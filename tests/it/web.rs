@@ -2816,7 +2816,7 @@ async fn survey_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.headers()["content-type"], "application/pdf");
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     assert!(
         text.contains("满意度测评报告") && text.contains("家政服务满意度测试问卷"),
         "{text}"
@@ -3406,7 +3406,7 @@ async fn acceptance_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     for needle in [
         "验收评估报告",
         "数字家政管理与服务",
@@ -3519,7 +3519,7 @@ async fn acceptance_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     assert!(
         text.contains("浙江省标准创新贡献奖申报书（标准化试点示范项目类）")
             && text.contains("（限800字，已用800字）")
@@ -3699,7 +3699,7 @@ async fn acceptance_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     for needle in [
         "项目实施自我评价报告",
         "组织实施情况",
