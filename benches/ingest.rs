@@ -68,18 +68,36 @@ async fn count(db: &biaozhun::db::Db) -> usize {
         .expect("count") as usize
 }
 
-async fn pg_url() -> Option<String> {
+/// A new schema on the test server, or why not (which server, the reason, what to
+/// start): the PostgreSQL figures are skipped, saying so.
+async fn pg_url() -> Result<String, String> {
+    use sqlx::Connection;
     let base = std::env::var("BIAOZHUN_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.ok()?;
+    let why = |e: &dyn std::fmt::Display| {
+        format!(
+            "no server at {} ({e}); start it with `pg_ctlcluster --skip-systemctl-redirect \
+             $(ls /etc/postgresql) main start` or set BIAOZHUN_TEST_PG",
+            biaozhun::db::redact(&base)
+        )
+    };
+    // One plain connection first: it fails at once with the reason, where a pool
+    // retries for 30 s and says only `PoolTimedOut`.
+    sqlx::AnyConnection::connect(&base)
+        .await
+        .map_err(|e| why(&e))?
+        .close()
+        .await
+        .map_err(|e| why(&e))?;
+    let admin = sqlx::AnyPool::connect(&base).await.map_err(|e| why(&e))?;
     let schema = format!("bench_{}", &biaozhun::db::accounts::random_token()[..12]);
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
         .await
-        .ok()?;
+        .map_err(|e| why(&e))?;
     admin.close().await;
-    Some(format!("{base}?options=-c%20search_path%3D{schema}"))
+    Ok(format!("{base}?options=-c%20search_path%3D{schema}"))
 }
 
 async fn run(label: &str, postgres: bool) {
@@ -88,9 +106,9 @@ async fn run(label: &str, postgres: bool) {
         // keep running in this process, on their own database).
         let url = if postgres {
             match pg_url().await {
-                Some(u) => Some(u),
-                None => {
-                    println!("PostgreSQL: not reachable at 127.0.0.1:5432, skipped");
+                Ok(u) => Some(u),
+                Err(why) => {
+                    println!("PostgreSQL: skipped, {why}");
                     return;
                 }
             }

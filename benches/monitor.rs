@@ -24,18 +24,36 @@ fn rules() -> RuleSet {
     RuleSet::load(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("audits")]).expect("rules")
 }
 
-async fn pg_url() -> Option<String> {
+/// A new schema on the test server, or why not (which server, the reason, what to
+/// start): the PostgreSQL figures are skipped, saying so.
+async fn pg_url() -> Result<String, String> {
+    use sqlx::Connection;
     let base = std::env::var("BIAOZHUN_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.ok()?;
+    let why = |e: &dyn std::fmt::Display| {
+        format!(
+            "no server at {} ({e}); start it with `pg_ctlcluster --skip-systemctl-redirect \
+             $(ls /etc/postgresql) main start` or set BIAOZHUN_TEST_PG",
+            biaozhun::db::redact(&base)
+        )
+    };
+    // One plain connection first: it fails at once with the reason, where a pool
+    // retries for 30 s and says only `PoolTimedOut`.
+    sqlx::AnyConnection::connect(&base)
+        .await
+        .map_err(|e| why(&e))?
+        .close()
+        .await
+        .map_err(|e| why(&e))?;
+    let admin = sqlx::AnyPool::connect(&base).await.map_err(|e| why(&e))?;
     let schema = format!("bench_{}", &biaozhun::db::accounts::random_token()[..12]);
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
         .await
-        .ok()?;
+        .map_err(|e| why(&e))?;
     admin.close().await;
-    Some(format!("{base}?options=-c%20search_path%3D{schema}"))
+    Ok(format!("{base}?options=-c%20search_path%3D{schema}"))
 }
 
 async fn through_db(label: &str, url: &str, events: &[biaozhun::monitor::ingest::NewEvent]) {
@@ -154,8 +172,8 @@ fn main() {
         )
         .await;
         match pg_url().await {
-            Some(url) => through_db("PostgreSQL", &url, sub).await,
-            None => println!("PostgreSQL: not reachable, skipped"),
+            Ok(url) => through_db("PostgreSQL", &url, sub).await,
+            Err(why) => println!("PostgreSQL: skipped, {why}"),
         }
     });
 }

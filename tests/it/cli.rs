@@ -943,11 +943,7 @@ fn survey_stats_reads_a_wenjuanxing_export() {
         "--strict",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = Command::new("pdftotext")
-        .args([pdf.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils)");
-    let text = String::from_utf8_lossy(&text.stdout).replace([' ', '\n'], "");
+    let text = super::pdf::text(std::fs::read(&pdf).unwrap()).replace([' ', '\n'], "");
     for needle in [
         "满意度测评报告",
         "临安区家政服务中心",

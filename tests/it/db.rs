@@ -27,12 +27,8 @@ pub async fn fresh_pg() -> Db {
 /// The URL of a new, empty schema on the test PostgreSQL server.
 pub async fn fresh_pg_url() -> String {
     let schema = format!("t_{}", &biaozhun::db::accounts::random_token()[..16]);
-    sqlx::any::install_default_drivers();
     // A plain connection: the schema is created before anything is migrated into it.
-    let admin = sqlx::AnyPool::connect(&pg_base()).await.expect(
-        "PostgreSQL at 127.0.0.1:5432 (database `test`) is required: start it with \
-         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`",
-    );
+    let admin = pg_admin().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
         .await
@@ -40,6 +36,91 @@ pub async fn fresh_pg_url() -> String {
     admin.close().await;
     let sep = if pg_base().contains('?') { '&' } else { '?' };
     format!("{}{sep}options=-c%20search_path%3D{schema}", pg_base())
+}
+
+/// Set once the test server has not answered: every later test then fails at once
+/// with the same message instead of waiting for a pool's timeout of its own.
+static PG_DOWN: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// A pool on the test server, or a panic that says which server, why not, and what
+/// to start. One plain connection is tried first: it fails at once with the reason
+/// (refused, no such database, authentication), where a pool retries for 30 s and
+/// then says only `PoolTimedOut`.
+async fn pg_admin() -> sqlx::AnyPool {
+    use sqlx::Connection;
+    if let Some(message) = PG_DOWN.lock().unwrap().clone() {
+        panic!("{message}");
+    }
+    sqlx::any::install_default_drivers();
+    let url = pg_base();
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        sqlx::AnyConnection::connect(&url),
+    )
+    .await;
+    let failure = match probe {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            None
+        }
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 10 s".to_string()),
+    };
+    if let Some(reason) = failure {
+        let message = format!(
+            "the PostgreSQL tests need a server at {} ({reason}); set BIAOZHUN_TEST_PG \
+             to use another one. On Debian start the installed cluster with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+             (.ci/run does); it needs trust auth for user postgres and a database `test` \
+             (`createdb -h 127.0.0.1 -U postgres test`)",
+            biaozhun::db::redact(&url)
+        );
+        *PG_DOWN.lock().unwrap() = Some(message.clone());
+        panic!("{message}");
+    }
+    sqlx::AnyPool::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {}: {e}", biaozhun::db::redact(&url)))
+}
+
+/// Without a server the database tests fail at once, each saying which server they
+/// need and what to start — not after a 30 s pool timeout with `PoolTimedOut` and a
+/// fixed address whatever `BIAOZHUN_TEST_PG` said. Runs one of them in this test
+/// binary against a port nothing listens on.
+#[test]
+fn a_missing_postgresql_server_fails_at_once_saying_what_to_start() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test");
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "db::accounts_sessions_and_tokens_work_on_both_backends",
+        ])
+        .env("BIAOZHUN_TEST_PG", &url)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("1 failed"), "{said}");
+    for needle in [
+        &format!("need a server at {url} ("),
+        "refused",
+        "BIAOZHUN_TEST_PG",
+        "pg_ctlcluster --skip-systemctl-redirect",
+    ] {
+        assert!(said.contains(needle), "{needle:?} not in: {said}");
+    }
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "{took:?}: {said}"
+    );
 }
 
 fn admin_actor() -> Actor {

@@ -9,6 +9,7 @@ mod fixtures;
 mod library;
 mod logs;
 mod monitor;
+mod pdf;
 mod platform;
 mod provisions;
 mod recorded;

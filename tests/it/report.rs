@@ -1,12 +1,11 @@
 //! Audit reports for real: an audit run on the simulated platform, with an
 //! auditor's verdicts, findings and a photo, rendered as PDF (read back with
-//! `pdftotext`/`pdfinfo`), XLSX (read back with calamine), CSV and OSCAL (validated
+//! `super::pdf`: pages, text, images), XLSX (read back with calamine), CSV and OSCAL (validated
 //! against the official OSCAL 1.1 assessment-results schema) — on SQLite and
 //! PostgreSQL.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 
 use biaozhun::audit::checks::{CheckSet, clause_outcomes, evaluate};
 use biaozhun::audit::evidence::EvidenceStore;
@@ -32,7 +31,7 @@ fn standards() -> Collection {
 }
 
 /// A 4×3 RGB PNG, written by hand (zlib from flate2, CRC-32 below).
-fn png() -> Vec<u8> {
+pub fn png() -> Vec<u8> {
     fn crc32(data: &[u8]) -> u32 {
         let mut c = 0xFFFF_FFFFu32;
         for &b in data {
@@ -205,31 +204,7 @@ async fn gathered(db: &Db, evidence: &EvidenceStore, id: i64, coll: &Collection)
     gather(&sources, id, 1_704_067_200).await.unwrap()
 }
 
-fn tool(name: &str, args: &[&str]) -> String {
-    let out = Command::new(name).args(args).output().unwrap_or_else(|e| {
-        panic!("`{name}` is needed (Debian package poppler-utils; .ci/run installs it): {e}")
-    });
-    assert!(
-        out.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The text of a PDF (by `pdftotext`), whitespace removed.
-pub fn pdftotext(pdf: &[u8]) -> String {
-    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("x.pdf");
-    std::fs::write(&file, pdf).unwrap();
-    squash(&tool(
-        "pdftotext",
-        &["-layout", file.to_str().unwrap(), "-"],
-    ))
-}
-
-/// Text without whitespace: pdftotext breaks lines and spaces where layout did.
+/// Text without whitespace: the PDF's text breaks lines where layout did.
 fn squash(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
@@ -240,21 +215,13 @@ fn check_pdf(g: &Gathered, dir: &std::path::Path) {
     assert!(out.missing.is_empty());
     let file = dir.join("report.pdf");
     std::fs::write(&file, &out.bytes).unwrap();
-    let info = tool("pdfinfo", &[file.to_str().unwrap()]);
-    let pages: usize = info
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pages = super::pdf::pages(std::fs::read(&file).unwrap());
     assert_eq!(pages, out.pages);
     let r = &g.report;
     // Cover, contents, summary, scope, clause table, findings, actions, gaps,
     // signatures, appendix: at least a page each for the long ones.
     assert!((8..=120).contains(&pages), "{pages} pages");
-    let text = tool("pdftotext", &["-layout", file.to_str().unwrap(), "-"]);
-    let flat = squash(&text);
+    let flat = super::pdf::flat_text(std::fs::read(&file).unwrap());
     for heading in [
         "符合性审核报告",
         "目录",
@@ -300,10 +267,13 @@ fn check_pdf(g: &Gathered, dir: &std::path::Path) {
     assert!(flat.contains("NC-01家政员健康证过期仍在派单"));
     assert!(flat.contains("健康证照片.png"));
     // The photo is in the PDF as an image (4×3 pixels), the broken one is not.
-    let images = tool("pdfimages", &["-list", file.to_str().unwrap()]);
-    let rows: Vec<&str> = images.lines().skip(2).collect();
-    assert_eq!(rows.len(), 1, "{images}");
-    assert!(rows[0].split_whitespace().nth(3) == Some("4"), "{images}");
+    let images = super::pdf::images(std::fs::read(&file).unwrap());
+    assert_eq!(images.len(), 1, "{images:?}");
+    assert_eq!(
+        (images[0].width, images[0].height, images[0].soft_mask),
+        (4, 3, false),
+        "{images:?}"
+    );
     // The checklist's corrective action, with owner and due date.
     assert!(flat.contains("锦城街道服务站站长") && flat.contains("2024-02-29"));
 }

@@ -2831,7 +2831,7 @@ async fn survey_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.headers()["content-type"], "application/pdf");
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     assert!(
         text.contains("满意度测评报告") && text.contains("家政服务满意度测试问卷"),
         "{text}"
@@ -3422,7 +3422,7 @@ async fn acceptance_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     for needle in [
         "验收评估报告",
         "数字家政管理与服务",
@@ -3535,7 +3535,7 @@ async fn acceptance_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     assert!(
         text.contains("浙江省标准创新贡献奖申报书（标准化试点示范项目类）")
             && text.contains("（限800字，已用800字）")
@@ -3715,7 +3715,7 @@ async fn acceptance_flow(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    let text = super::report::pdftotext(&pdf.bytes().await.unwrap());
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
     for needle in [
         "项目实施自我评价报告",
         "组织实施情况",
@@ -3867,7 +3867,19 @@ async fn audit_on_an_incomplete_log(s: Server) {
         .await
         .unwrap();
     assert_eq!(pdf.status(), StatusCode::OK);
-    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+    let text = super::pdf::flat_text(pdf.bytes().await.unwrap());
+    for want in [
+        "数据读取情况",
+        "数据不完整，不予结论",
+        "字段个数与表头不符",
+        "因数据不完整不予结论",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    assert!(
+        !text.contains("wrong number of fields"),
+        "no internal reason keys"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
