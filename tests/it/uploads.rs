@@ -420,6 +420,8 @@ async fn evidence_needs_its_row(s: Server) {
             .text("csrf", csrf.clone())
             .text("target", "O03")
             .text("item", "outlet-sign")
+            // The version of the item's result the page showed: none recorded yet.
+            .text("version", "0")
             .text("verdict", "nonconform")
             .part(
                 "photo",
